@@ -1,1 +1,70 @@
-fn main() {}
+//! `sigil`: the command-line shim. Commands parse flags and call the libraries; no logic of
+//! its own beyond wiring and printing.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "sigil", version, about = "Sign, verify, attest and serve container images: cosign, Fulcio, Rekor, Kyverno and Syft in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a cosign key pair (cosign.key, cosign.pub).
+    GenerateKeyPair(cmd::keys::GenerateKeyPairArgs),
+    /// Print the public key of a private key file.
+    PublicKey(cmd::keys::PublicKeyArgs),
+    /// Sign an image (stored as cosign does, in the `sha256-<hex>.sig` tag).
+    Sign(cmd::sign::SignArgs),
+    /// Verify an image's signatures.
+    Verify(cmd::verify::VerifyArgs),
+    /// The embedded OCI registry.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCommand),
+    /// The transparency log (Rekor's v1 API).
+    #[command(subcommand)]
+    Tlog(cmd::tlog::TlogCommand),
+    /// The certificate authority (Fulcio's API).
+    #[command(subcommand)]
+    Ca(cmd::ca::CaCommand),
+    /// The OIDC issuer (GitHub Actions' token protocol and claims).
+    #[command(subcommand)]
+    Oidc(cmd::ca::OidcCommand),
+    /// Generate an SBOM for an image or a directory (like Syft).
+    Sbom(cmd::sbom::SbomArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::GenerateKeyPair(a) => cmd::keys::generate_key_pair(a).await,
+            Command::PublicKey(a) => cmd::keys::public_key(a).await,
+            Command::Sign(a) => cmd::sign::run(a).await,
+            Command::Verify(a) => cmd::verify::run(a).await,
+            Command::Registry(c) => cmd::registry::run(c).await,
+            Command::Tlog(c) => cmd::tlog::run(c).await,
+            Command::Ca(c) => cmd::ca::run_ca(c).await,
+            Command::Oidc(c) => cmd::ca::run_oidc(c).await,
+            Command::Sbom(a) => cmd::sbom::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => cmd::report(&err),
+    }
+}

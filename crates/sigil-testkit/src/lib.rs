@@ -1,0 +1,144 @@
+//! The test harness for interoperability tests: finds and starts the real peers that
+//! `scripts/install-peers.sh` installs, on 127.0.0.1 with ephemeral ports, and stops them when
+//! the handle drops. A test that needs a missing peer fails with the command that installs it;
+//! it never passes silently.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INSTALL_HINT: &str = "run `bash scripts/install-peers.sh` (as root) to install the test peers";
+
+/// The workspace root (where `Cargo.lock` is).
+pub fn workspace_root() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    while !dir.join("Cargo.lock").exists() {
+        if !dir.pop() {
+            panic!("no Cargo.lock above {}", env!("CARGO_MANIFEST_DIR"));
+        }
+    }
+    dir
+}
+
+/// The peers' Python venv: `$SIGIL_PEERS_VENV`, else `<workspace>/.venv-peers`.
+pub fn peers_venv() -> PathBuf {
+    std::env::var_os("SIGIL_PEERS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv-peers"))
+}
+
+/// A program from the peers' venv (`sigstore`, `syft`, `pyspdxtools`, `python`), or a panic
+/// saying how to install it.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let p = peers_venv().join("bin").join(name);
+    assert!(p.exists(), "peer `{}` is missing: {INSTALL_HINT}", p.display());
+    p
+}
+
+/// A program on PATH (`docker-registry`, `skopeo`, `umoci`), or a panic saying how to install it.
+pub fn system_bin(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("peer `{name}` is not on PATH: {INSTALL_HINT}");
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released: for peers that cannot take port 0).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_port(addr: &str, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(start.elapsed() < timeout, "nothing listens on {addr} after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running child process, killed when dropped.
+#[derive(Debug)]
+pub struct Peer {
+    child: Child,
+    /// `127.0.0.1:PORT` it listens on.
+    pub addr: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Peer {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Debian's `docker-registry` (distribution 2.8) on an ephemeral loopback port with a
+/// temporary storage root and deletes enabled.
+pub fn start_distribution() -> Peer {
+    let bin = system_bin("docker-registry");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(&addr, Duration::from_secs(20));
+    Peer {
+        child,
+        addr,
+        _dir: Some(dir),
+    }
+}
+
+/// Runs `cmd`, panicking with its output unless it exits 0; returns stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Copies a file or directory tree (for building test layouts).
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
