@@ -7,13 +7,21 @@
 //! - [`media_types`]: the media types and annotation keys of OCI and cosign.
 //! - [`SimpleSigningPayload`]: the payload cosign signs for an image.
 //! - [`keys`]: cosign key files (encrypted PKCS#8), public keys, signing and verifying.
+//! - [`merkle`]: RFC 6962 Merkle hashing, inclusion and consistency proofs.
+//! - [`checkpoint`]: C2SP signed-note checkpoints.
+//! - [`rekor`]: Rekor entry bodies, signed entry timestamps (RFC 8785 canonical JSON).
+//! - [`fulcio`]: Fulcio's certificate extensions (OIDs 1.3.6.1.4.1.57264.1.*).
 
+pub mod checkpoint;
 mod digest;
 mod error;
+pub mod fulcio;
 pub mod keys;
 pub mod media_types;
+pub mod merkle;
 mod payload;
 mod reference;
+pub mod rekor;
 
 // The public interface is:
 pub use digest::{Algorithm, Digest, Hasher};

@@ -1,1 +1,3 @@
-//! placeholder
+//! Signing flows: key and keyless, attach to the registry.
+
+pub mod rekor;

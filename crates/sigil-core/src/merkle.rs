@@ -1,0 +1,1 @@
+//! (being written by its owner; see the module list in lib.rs)

@@ -1,0 +1,1 @@
+//! Rekor client (being written by the transparency log's owner).
