@@ -1,3 +1,10 @@
-//! Signing flows: key and keyless, attach to the registry.
+//! Signing flows: a payload is built, signed, optionally recorded in the transparency log,
+//! and attached to the image in the registry exactly as cosign attaches it.
 
+mod error;
+mod image;
 pub mod rekor;
+
+// The public interface is:
+pub use error::Error;
+pub use image::{sign_image, SignOptions, SignedImage, TlogUpload};

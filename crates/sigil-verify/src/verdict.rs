@@ -1,0 +1,123 @@
+//! Verdicts as data: the checks made, the signatures accepted, and each rejection's reason.
+
+use std::fmt;
+
+use sigil_core::{Digest, ImageRef};
+
+/// A check made on every accepted signature. The texts are cosign's, so users and scripts
+/// that read cosign's output read ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Check {
+    /// The payload names the verified digest (and carries the required annotations).
+    ClaimsValidated,
+    /// A transparency-log proof in the signature was verified offline.
+    TlogVerifiedOffline,
+    /// The signature verified against the given public key.
+    SignatureVerifiedAgainstKey,
+}
+
+impl Check {
+    /// The line cosign prints for this check.
+    pub fn cosign_text(self) -> &'static str {
+        match self {
+            Check::ClaimsValidated => "The cosign claims were validated",
+            Check::TlogVerifiedOffline => "Existence of the claims in the transparency log was verified offline",
+            Check::SignatureVerifiedAgainstKey => "The signatures were verified against the specified public key",
+        }
+    }
+}
+
+/// Why one signature was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The layer has no signature annotation, or it is not base64.
+    MalformedSignature { detail: String },
+    /// The signature does not verify over the payload with the trusted key.
+    SignatureMismatch,
+    /// The payload is not a cosign simple-signing document.
+    MalformedPayload { detail: String },
+    /// The payload signs another image.
+    DigestMismatch { expected: Digest, claimed: String },
+    /// A required `-a key=value` annotation is missing or different.
+    AnnotationMismatch { key: String, expected: String, found: Option<String> },
+    /// The transparency log is required and the signature carries no log entry.
+    TlogEntryMissing,
+    /// The signature carries a log entry but no trusted log key is configured to check it.
+    TlogUnverifiable { detail: String },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::MalformedSignature { detail } => write!(f, "malformed signature: {detail}"),
+            Failure::SignatureMismatch => f.write_str("invalid signature when validating ASN.1 encoded signature"),
+            Failure::MalformedPayload { detail } => write!(f, "malformed payload: {detail}"),
+            Failure::DigestMismatch { claimed, .. } => write!(f, "invalid or missing digest in claim: {claimed}"),
+            Failure::AnnotationMismatch { key, expected, found } => write!(
+                f,
+                "missing or incorrect annotation: `{key}` should be `{expected}`, payload has {}",
+                found.as_deref().map(|v| format!("`{v}`")).unwrap_or_else(|| "none".into())
+            ),
+            Failure::TlogEntryMissing => f.write_str(
+                "signature has no transparency log entry (no bundle annotation); pass --insecure-ignore-tlog to verify without the log",
+            ),
+            Failure::TlogUnverifiable { detail } => write!(f, "transparency log entry cannot be verified: {detail}"),
+        }
+    }
+}
+
+/// A signature that passed every check.
+#[derive(Clone, Debug)]
+pub struct VerifiedSignature {
+    /// Position in the fetched list.
+    pub index: usize,
+    /// The exact signed payload bytes.
+    pub payload: Vec<u8>,
+    /// The payload as JSON, with cosign's `optional` additions (e.g. `Bundle`).
+    pub payload_json: serde_json::Value,
+}
+
+/// The overall answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// At least one signature passed every check.
+    Verified,
+    /// There is nothing to check (cosign exit code 10).
+    NoSignatures,
+    /// Signatures exist but none passed (cosign exit code 12).
+    NoMatchingSignatures,
+}
+
+/// Everything the pipeline concluded about one image.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub image: ImageRef,
+    pub digest: Digest,
+    pub outcome: Outcome,
+    /// Checks made on every accepted signature, in cosign's order.
+    pub checks: Vec<Check>,
+    pub verified: Vec<VerifiedSignature>,
+    /// Rejected signatures: their position and reason.
+    pub rejected: Vec<(usize, Failure)>,
+}
+
+impl Verdict {
+    pub fn is_verified(&self) -> bool {
+        self.outcome == Outcome::Verified
+    }
+
+    /// cosign's error text for a failed verdict (`no signatures found`, or
+    /// `no matching signatures: <reasons>`); `None` when verified.
+    pub fn error_message(&self) -> Option<String> {
+        match self.outcome {
+            Outcome::Verified => None,
+            Outcome::NoSignatures => Some("no signatures found".to_owned()),
+            Outcome::NoMatchingSignatures => {
+                let reasons: Vec<String> = self.rejected.iter().map(|(_, f)| f.to_string()).collect();
+                Some(format!("no matching signatures: {}", reasons.join("\n ")))
+            }
+        }
+    }
+}
