@@ -48,7 +48,10 @@ impl Credential {
 
     /// The `Authorization: Basic …` value.
     pub(crate) fn basic_header(&self) -> String {
-        format!("Basic {}", B64.encode(format!("{}:{}", self.username, self.secret)))
+        format!(
+            "Basic {}",
+            B64.encode(format!("{}:{}", self.username, self.secret))
+        )
     }
 }
 
@@ -134,7 +137,12 @@ async fn docker_credential(registry: &str) -> Result<Option<Credential>, Error> 
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::Credentials(format!("reading {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Error::Credentials(format!(
+                "reading {}: {e}",
+                path.display()
+            )))
+        }
     };
     let config: DockerConfig = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Credentials(format!("parsing {}: {e}", path.display())))?;
@@ -145,7 +153,9 @@ async fn docker_credential(registry: &str) -> Result<Option<Credential>, Error> 
         }
     }
     for (k, entry) in &config.auths {
-        let matches = keys.iter().any(|key| k == key || normalise_key(k) == normalise_key(key));
+        let matches = keys
+            .iter()
+            .any(|key| k == key || normalise_key(k) == normalise_key(key));
         if !matches {
             continue;
         }
@@ -161,14 +171,17 @@ async fn docker_credential(registry: &str) -> Result<Option<Credential>, Error> 
             if auth.is_empty() {
                 continue;
             }
-            let decoded = B64
-                .decode(auth.trim())
-                .map_err(|e| Error::Credentials(format!("auth for {k} in {} is not base64: {e}", path.display())))?;
+            let decoded = B64.decode(auth.trim()).map_err(|e| {
+                Error::Credentials(format!(
+                    "auth for {k} in {} is not base64: {e}",
+                    path.display()
+                ))
+            })?;
             let text = String::from_utf8(decoded)
                 .map_err(|_| Error::Credentials(format!("auth for {k} is not UTF-8")))?;
-            let (u, p) = text
-                .split_once(':')
-                .ok_or_else(|| Error::Credentials(format!("auth for {k} is not `user:password`")))?;
+            let (u, p) = text.split_once(':').ok_or_else(|| {
+                Error::Credentials(format!("auth for {k} is not `user:password`"))
+            })?;
             return Ok(Some(Credential::new(u, p)));
         }
     }
@@ -189,8 +202,13 @@ struct HelperAnswer {
 }
 
 async fn credential_helper(helper: &str, server: &str) -> Result<Option<Credential>, Error> {
-    if !helper.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err(Error::Credentials(format!("invalid credential helper name `{helper}`")));
+    if !helper
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(Error::Credentials(format!(
+            "invalid credential helper name `{helper}`"
+        )));
     }
     let program = format!("docker-credential-{helper}");
     let mut child = tokio::process::Command::new(&program)
@@ -216,7 +234,10 @@ async fn credential_helper(helper: &str, server: &str) -> Result<Option<Credenti
         if answer.contains("credentials not found") {
             return Ok(None);
         }
-        return Err(Error::Credentials(format!("{program} get failed: {}", answer.trim())));
+        return Err(Error::Credentials(format!(
+            "{program} get failed: {}",
+            answer.trim()
+        )));
     }
     let ans: HelperAnswer = serde_json::from_slice(&out.stdout)
         .map_err(|e| Error::Credentials(format!("{program} answered malformed JSON: {e}")))?;
@@ -260,7 +281,11 @@ fn parse_params(s: &str) -> HashMap<String, String> {
         let Some((key, after)) = rest.split_once('=') else {
             break;
         };
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
             // Quoted string; values here never contain escaped quotes in practice, but honour `\"`.
@@ -319,15 +344,24 @@ mod tests {
                 scope: Some("repository:o/r:pull".into())
             }
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
-        assert_eq!(parse_challenge(r#"Bearer service="x""#), None, "a bearer challenge needs a realm");
+        assert_eq!(
+            parse_challenge(r#"Bearer service="x""#),
+            None,
+            "a bearer challenge needs a realm"
+        );
     }
 
     #[test]
     fn scope_with_commas_inside_quotes() {
         let c = parse_challenge(r#"Bearer realm="r",scope="repository:a:pull,push""#).unwrap();
-        assert!(matches!(c, Challenge::Bearer { scope: Some(s), .. } if s == "repository:a:pull,push"));
+        assert!(
+            matches!(c, Challenge::Bearer { scope: Some(s), .. } if s == "repository:a:pull,push")
+        );
     }
 
     #[test]
@@ -340,16 +374,24 @@ mod tests {
         std::fs::write(dir.join("config.json"), cfg).unwrap();
         // SAFETY of env mutation: this is the only test in this binary touching DOCKER_CONFIG.
         std::env::set_var("DOCKER_CONFIG", &dir);
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let c = rt.block_on(docker_credential("ghcr.io")).unwrap().unwrap();
         assert_eq!(c.username, "me");
         assert_eq!(c.secret(), "secret");
         assert!(!format!("{c:?}").contains("secret"), "Debug must redact");
-        let c = rt.block_on(docker_credential(sigil_core::DOCKER_HUB)).unwrap().unwrap();
+        let c = rt
+            .block_on(docker_credential(sigil_core::DOCKER_HUB))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.username, "u");
         assert!(rt.block_on(docker_credential("quay.io")).unwrap().is_none());
         std::fs::write(dir.join("config.json"), "{").unwrap();
-        assert!(rt.block_on(docker_credential("ghcr.io")).is_err(), "malformed config is an error");
+        assert!(
+            rt.block_on(docker_credential("ghcr.io")).is_err(),
+            "malformed config is an error"
+        );
         std::env::remove_var("DOCKER_CONFIG");
     }
 

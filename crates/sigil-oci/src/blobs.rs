@@ -14,7 +14,9 @@ impl Client {
     /// Whether the repository has the blob.
     pub async fn blob_exists(&self, image: &ImageRef, digest: &Digest) -> Result<bool, Error> {
         let rest = format!("blobs/{digest}");
-        let resp = self.send(image, Access::Pull, |c, _| c.head(self.url(image, &rest))).await?;
+        let resp = self
+            .send(image, Access::Pull, |c, _| c.head(self.url(image, &rest)))
+            .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(false),
             s if s.is_success() => Ok(true),
@@ -27,11 +29,17 @@ impl Client {
 
     /// GET a blob into memory (up to `max_blob_size`), verifying its digest.
     pub async fn get_blob(&self, image: &ImageRef, digest: &Digest) -> Result<Bytes, Error> {
-        self.get_blob_limited(image, digest, self.options().max_blob_size).await
+        self.get_blob_limited(image, digest, self.options().max_blob_size)
+            .await
     }
 
     /// GET a blob into memory, refusing more than `limit` bytes.
-    pub async fn get_blob_limited(&self, image: &ImageRef, digest: &Digest, limit: u64) -> Result<Bytes, Error> {
+    pub async fn get_blob_limited(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Bytes, Error> {
         let what = format!("blob {digest} in `{}`", image.name());
         let resp = self.blob_response(image, digest).await?;
         let bytes = read_limited(resp, limit, &what).await?;
@@ -55,40 +63,60 @@ impl Client {
         let expected = digest.clone();
         let inner = resp.bytes_stream();
         let state = (inner, Some(expected.hasher()), expected, url);
-        Ok(futures_util::stream::unfold(state, |(mut inner, hasher, expected, url)| async move {
-            let mut hasher = hasher?;
-            match inner.next().await {
-                Some(Ok(chunk)) => {
-                    hasher.update(&chunk);
-                    Some((Ok(chunk), (inner, Some(hasher), expected, url)))
-                }
-                Some(Err(source)) => Some((Err(Error::Transport { url: url.clone(), source }), (inner, None, expected, url))),
-                None => {
-                    let actual = hasher.finish();
-                    if actual == expected {
-                        None
-                    } else {
-                        let err = Error::DigestMismatch {
-                            what: format!("blob {expected}"),
-                            expected: expected.to_string(),
-                            actual: actual.to_string(),
-                        };
-                        Some((Err(err), (inner, None, expected, url)))
+        Ok(futures_util::stream::unfold(
+            state,
+            |(mut inner, hasher, expected, url)| async move {
+                let mut hasher = hasher?;
+                match inner.next().await {
+                    Some(Ok(chunk)) => {
+                        hasher.update(&chunk);
+                        Some((Ok(chunk), (inner, Some(hasher), expected, url)))
+                    }
+                    Some(Err(source)) => Some((
+                        Err(Error::Transport {
+                            url: url.clone(),
+                            source,
+                        }),
+                        (inner, None, expected, url),
+                    )),
+                    None => {
+                        let actual = hasher.finish();
+                        if actual == expected {
+                            None
+                        } else {
+                            let err = Error::DigestMismatch {
+                                what: format!("blob {expected}"),
+                                expected: expected.to_string(),
+                                actual: actual.to_string(),
+                            };
+                            Some((Err(err), (inner, None, expected, url)))
+                        }
                     }
                 }
-            }
-        }))
+            },
+        ))
     }
 
-    async fn blob_response(&self, image: &ImageRef, digest: &Digest) -> Result<reqwest::Response, Error> {
+    async fn blob_response(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<reqwest::Response, Error> {
         let rest = format!("blobs/{digest}");
-        let resp = self.send(image, Access::Pull, |c, _| c.get(self.url(image, &rest))).await?;
+        let resp = self
+            .send(image, Access::Pull, |c, _| c.get(self.url(image, &rest)))
+            .await?;
         check_status(resp, &format!("blob {digest} in `{}`", image.name())).await
     }
 
     /// Uploads `data` as blob `digest` unless the repository already has it. Small blobs go
     /// in one POST + PUT; larger ones in chunked PATCH requests.
-    pub async fn push_blob(&self, image: &ImageRef, digest: &Digest, data: Bytes) -> Result<(), Error> {
+    pub async fn push_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), Error> {
         if !digest.matches(&data) {
             return Err(Error::DigestMismatch {
                 what: format!("blob to upload to `{}`", image.name()),
@@ -99,10 +127,13 @@ impl Client {
         if self.blob_exists(image, digest).await? {
             return Ok(());
         }
-        let mut location = self.start_upload(image, None, digest).await?.ok_or_else(|| Error::Malformed {
-            what: "upload session".into(),
-            detail: "registry answered a mount for a plain upload".into(),
-        })?;
+        let mut location = self
+            .start_upload(image, None, digest)
+            .await?
+            .ok_or_else(|| Error::Malformed {
+                what: "upload session".into(),
+                detail: "registry answered a mount for a plain upload".into(),
+            })?;
         let chunk = self.options().chunk_size.max(1);
         if data.len() > chunk {
             let mut offset = 0usize;
@@ -126,7 +157,9 @@ impl Client {
             }
             let url = with_digest_query(&location, digest);
             let resp = self
-                .send(image, Access::Push, |c, _| c.put(&url).header(CONTENT_LENGTH, 0))
+                .send(image, Access::Push, |c, _| {
+                    c.put(&url).header(CONTENT_LENGTH, 0)
+                })
                 .await?;
             check_status(resp, &format!("upload of blob {digest}")).await?;
         } else {
@@ -146,7 +179,12 @@ impl Client {
 
     /// Mounts blob `digest` from repository `from` (same registry) into `image`'s repository.
     /// Returns false when the registry did not mount (the caller then uploads).
-    pub async fn mount_blob(&self, image: &ImageRef, digest: &Digest, from: &str) -> Result<bool, Error> {
+    pub async fn mount_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<bool, Error> {
         match self.start_upload(image, Some(from), digest).await? {
             None => Ok(true),
             Some(_) => Ok(false),
@@ -154,26 +192,39 @@ impl Client {
     }
 
     /// POST /blobs/uploads/: `None` when a mount succeeded (201), else the session URL.
-    async fn start_upload(&self, image: &ImageRef, mount_from: Option<&str>, digest: &Digest) -> Result<Option<String>, Error> {
+    async fn start_upload(
+        &self,
+        image: &ImageRef,
+        mount_from: Option<&str>,
+        digest: &Digest,
+    ) -> Result<Option<String>, Error> {
         let rest = match mount_from {
             Some(from) => format!("blobs/uploads/?mount={digest}&from={from}"),
             None => "blobs/uploads/".to_owned(),
         };
         let resp = self
-            .send(image, Access::Push, |c, _| c.post(self.url(image, &rest)).header(CONTENT_LENGTH, 0))
+            .send(image, Access::Push, |c, _| {
+                c.post(self.url(image, &rest)).header(CONTENT_LENGTH, 0)
+            })
             .await?;
         let status = resp.status();
         let resp = check_status(resp, &format!("upload session in `{}`", image.name())).await?;
         if status == StatusCode::CREATED && mount_from.is_some() {
             return Ok(None);
         }
-        self.absolute_location(image, &resp)?.map(Some).ok_or_else(|| Error::Malformed {
-            what: format!("upload session in `{}`", image.name()),
-            detail: "no Location header".into(),
-        })
+        self.absolute_location(image, &resp)?
+            .map(Some)
+            .ok_or_else(|| Error::Malformed {
+                what: format!("upload session in `{}`", image.name()),
+                detail: "no Location header".into(),
+            })
     }
 
-    fn absolute_location(&self, image: &ImageRef, resp: &reqwest::Response) -> Result<Option<String>, Error> {
+    fn absolute_location(
+        &self,
+        image: &ImageRef,
+        resp: &reqwest::Response,
+    ) -> Result<Option<String>, Error> {
         let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
             return Ok(None);
         };
@@ -181,10 +232,12 @@ impl Client {
             what: "registry URL".into(),
             detail: e.to_string(),
         })?;
-        base.join(loc).map(|u| Some(u.to_string())).map_err(|e| Error::Malformed {
-            what: "upload Location header".into(),
-            detail: e.to_string(),
-        })
+        base.join(loc)
+            .map(|u| Some(u.to_string()))
+            .map_err(|e| Error::Malformed {
+                what: "upload Location header".into(),
+                detail: e.to_string(),
+            })
     }
 }
 

@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use sigil_core::{media_types, Digest, ImageRef};
@@ -123,7 +125,11 @@ impl Client {
         };
         Ok(Client {
             http: build(false)?,
-            insecure_http: if options.allow_insecure { Some(build(true)?) } else { None },
+            insecure_http: if options.allow_insecure {
+                Some(build(true)?)
+            } else {
+                None
+            },
             options,
             tokens: Mutex::new(HashMap::new()),
             schemes: Mutex::new(HashMap::new()),
@@ -211,7 +217,11 @@ impl Client {
                 c.basic_header()
             }
             Challenge::Bearer { realm, service, .. } => {
-                format!("Bearer {}", self.fetch_token(registry, &realm, service.as_deref(), &scope, credential).await?)
+                format!(
+                    "Bearer {}",
+                    self.fetch_token(registry, &realm, service.as_deref(), &scope, credential)
+                        .await?
+                )
             }
         };
         let header = HeaderValue::from_str(&header).map_err(|_| Error::Unauthorized {
@@ -246,9 +256,15 @@ impl Client {
         match rb.send().await {
             Ok(r) => Ok(r),
             Err(e) => {
-                let url = e.url().map(|u| u.to_string()).unwrap_or_else(|| base.clone());
+                let url = e
+                    .url()
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| base.clone());
                 // cosign's --allow-insecure-registry falls back to plain HTTP when TLS fails.
-                if self.options.allow_insecure && self.scheme(registry) == Scheme::Https && (e.is_connect() || e.is_request()) {
+                if self.options.allow_insecure
+                    && self.scheme(registry) == Scheme::Https
+                    && (e.is_connect() || e.is_request())
+                {
                     if let Ok(mut m) = self.schemes.lock() {
                         m.insert(registry.to_owned(), Scheme::Http);
                     }
@@ -256,7 +272,10 @@ impl Client {
                     if let Some(a) = auth {
                         rb = rb.header(AUTHORIZATION, a);
                     }
-                    return rb.send().await.map_err(|source| Error::Transport { url, source });
+                    return rb
+                        .send()
+                        .await
+                        .map_err(|source| Error::Transport { url, source });
                 }
                 Err(Error::Transport { url, source: e })
             }
@@ -275,10 +294,16 @@ impl Client {
             registry: registry.to_owned(),
             detail: Some(format!("invalid token realm `{realm}`: {e}")),
         })?;
-        if url.scheme() != "https" && !(url.scheme() == "http" && (self.options.allow_insecure || url.host_str().is_some_and(sigil_core::is_loopback_host))) {
+        if url.scheme() != "https"
+            && !(url.scheme() == "http"
+                && (self.options.allow_insecure
+                    || url.host_str().is_some_and(sigil_core::is_loopback_host)))
+        {
             return Err(Error::Unauthorized {
                 registry: registry.to_owned(),
-                detail: Some(format!("refusing to send credentials to non-HTTPS token realm `{realm}`")),
+                detail: Some(format!(
+                    "refusing to send credentials to non-HTTPS token realm `{realm}`"
+                )),
             });
         }
         {
@@ -318,16 +343,23 @@ impl Client {
 
     /// GET a manifest by tag or digest (`image.reference()`), verifying its digest.
     pub async fn get_manifest(&self, image: &ImageRef) -> Result<Manifest, Error> {
-        self.get_manifest_accepting(image, &media_types::MANIFEST_ACCEPT).await
+        self.get_manifest_accepting(image, &media_types::MANIFEST_ACCEPT)
+            .await
     }
 
     /// GET a manifest with a specific Accept list.
-    pub async fn get_manifest_accepting(&self, image: &ImageRef, accept: &[&str]) -> Result<Manifest, Error> {
+    pub async fn get_manifest_accepting(
+        &self,
+        image: &ImageRef,
+        accept: &[&str],
+    ) -> Result<Manifest, Error> {
         let reference = image.reference();
         let rest = format!("manifests/{reference}");
         let accept = accept.join(", ");
         let resp = self
-            .send(image, Access::Pull, |c, _| c.get(self.url(image, &rest)).header(ACCEPT, &accept))
+            .send(image, Access::Pull, |c, _| {
+                c.get(self.url(image, &rest)).header(ACCEPT, &accept)
+            })
             .await?;
         let what = format!("manifest `{image}`");
         let resp = check_status(resp, &what).await?;
@@ -361,7 +393,9 @@ impl Client {
         let rest = format!("manifests/{}", image.reference());
         let accept = media_types::MANIFEST_ACCEPT.join(", ");
         let resp = self
-            .send(image, Access::Pull, |c, _| c.head(self.url(image, &rest)).header(ACCEPT, &accept))
+            .send(image, Access::Pull, |c, _| {
+                c.head(self.url(image, &rest)).header(ACCEPT, &accept)
+            })
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -372,7 +406,9 @@ impl Client {
         let media_type = content_type(resp.headers());
         let size = resp.content_length();
         match (digest, media_type, size) {
-            (Some(digest), Some(media_type), Some(size)) if image.digest().is_none_or(|d| *d == digest) => {
+            (Some(digest), Some(media_type), Some(size))
+                if image.digest().is_none_or(|d| *d == digest) =>
+            {
                 let mut d = Descriptor::for_bytes(&media_type, b"");
                 d.digest = digest;
                 d.size = size;
@@ -388,9 +424,11 @@ impl Client {
 
     /// Resolves a reference to the descriptor of its manifest (a tag to its digest).
     pub async fn resolve(&self, image: &ImageRef) -> Result<Descriptor, Error> {
-        self.head_manifest(image).await?.ok_or_else(|| Error::NotFound {
-            what: format!("image tag `{image}`"),
-        })
+        self.head_manifest(image)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("image tag `{image}`"),
+            })
     }
 
     /// PUT a manifest under `reference` (a tag or its digest).
@@ -436,7 +474,9 @@ impl Client {
     /// DELETE a manifest by digest (or a tag, where the registry allows it).
     pub async fn delete_manifest(&self, image: &ImageRef, reference: &str) -> Result<(), Error> {
         let rest = format!("manifests/{reference}");
-        let resp = self.send(image, Access::Push, |c, _| c.delete(self.url(image, &rest))).await?;
+        let resp = self
+            .send(image, Access::Push, |c, _| c.delete(self.url(image, &rest)))
+            .await?;
         check_status(resp, &format!("manifest `{}:{reference}`", image.name())).await?;
         Ok(())
     }
@@ -492,10 +532,16 @@ impl Client {
     ) -> Result<ImageIndex, Error> {
         let mut rest = format!("referrers/{digest}");
         if let Some(t) = artifact_type {
-            rest.push_str(&format!("?artifactType={}", url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()));
+            rest.push_str(&format!(
+                "?artifactType={}",
+                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ));
         }
         let resp = self
-            .send(image, Access::Pull, |c, _| c.get(self.url(image, &rest)).header(ACCEPT, media_types::OCI_INDEX))
+            .send(image, Access::Pull, |c, _| {
+                c.get(self.url(image, &rest))
+                    .header(ACCEPT, media_types::OCI_INDEX)
+            })
             .await?;
         let what = format!("referrers of `{}@{digest}`", image.name());
         let status = resp.status();
@@ -503,34 +549,48 @@ impl Client {
         let mut index = if status.is_success() && is_index {
             let filtered = resp.headers().contains_key("oci-filters-applied");
             let body = read_limited(resp, MAX_MANIFEST_SIZE, &what).await?;
-            let index: ImageIndex = serde_json::from_slice(&body).map_err(|e| Error::Malformed {
-                what: what.clone(),
-                detail: e.to_string(),
-            })?;
+            let index: ImageIndex =
+                serde_json::from_slice(&body).map_err(|e| Error::Malformed {
+                    what: what.clone(),
+                    detail: e.to_string(),
+                })?;
             if filtered {
                 return Ok(index);
             }
             index
-        } else if status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_ACCEPTABLE || (status.is_success() && !is_index) {
+        } else if status == StatusCode::NOT_FOUND
+            || status == StatusCode::BAD_REQUEST
+            || status == StatusCode::NOT_ACCEPTABLE
+            || (status.is_success() && !is_index)
+        {
             self.referrers_fallback(image, digest).await?
         } else {
             check_status(resp, &what).await?;
             ImageIndex::empty()
         };
         if let Some(t) = artifact_type {
-            index.manifests.retain(|d| d.artifact_type.as_deref() == Some(t));
+            index
+                .manifests
+                .retain(|d| d.artifact_type.as_deref() == Some(t));
         }
         Ok(index)
     }
 
     /// The tag-schema fallback index (`<alg>-<hex>`), or an empty index.
-    pub async fn referrers_fallback(&self, image: &ImageRef, digest: &Digest) -> Result<ImageIndex, Error> {
+    pub async fn referrers_fallback(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<ImageIndex, Error> {
         let tag = referrers_tag(digest);
         let fallback = image.with_tag(&tag).map_err(|e| Error::Malformed {
             what: "referrers tag".into(),
             detail: e.to_string(),
         })?;
-        match self.get_manifest_accepting(&fallback, &[media_types::OCI_INDEX]).await {
+        match self
+            .get_manifest_accepting(&fallback, &[media_types::OCI_INDEX])
+            .await
+        {
             Ok(m) => serde_json::from_slice(&m.bytes).map_err(|e| Error::Malformed {
                 what: format!("referrers index `{fallback}`"),
                 detail: e.to_string(),
@@ -607,14 +667,19 @@ struct ErrorEntry {
 }
 
 /// Maps non-success statuses to errors (404 → [`Error::NotFound`]).
-pub(crate) async fn check_status(resp: reqwest::Response, what: &str) -> Result<reqwest::Response, Error> {
+pub(crate) async fn check_status(
+    resp: reqwest::Response,
+    what: &str,
+) -> Result<reqwest::Response, Error> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
     let url = resp.url().to_string();
     if status == StatusCode::NOT_FOUND {
-        return Err(Error::NotFound { what: what.to_owned() });
+        return Err(Error::NotFound {
+            what: what.to_owned(),
+        });
     }
     let body = read_limited(resp, 64 << 10, what).await.unwrap_or_default();
     let entry = serde_json::from_slice::<ErrorBody>(&body)
@@ -627,7 +692,10 @@ pub(crate) async fn check_status(resp: reqwest::Response, what: &str) -> Result<
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(Error::Unauthorized {
             registry: url,
-            detail: Some(format!("{status}{}", message.map(|m| format!(": {m}")).unwrap_or_default())),
+            detail: Some(format!(
+                "{status}{}",
+                message.map(|m| format!(": {m}")).unwrap_or_default()
+            )),
         });
     }
     Err(Error::Status {
@@ -639,7 +707,11 @@ pub(crate) async fn check_status(resp: reqwest::Response, what: &str) -> Result<
 }
 
 /// Reads a body, refusing more than `limit` bytes (by Content-Length and as it streams).
-pub(crate) async fn read_limited(resp: reqwest::Response, limit: u64, what: &str) -> Result<Bytes, Error> {
+pub(crate) async fn read_limited(
+    resp: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Bytes, Error> {
     if resp.content_length().is_some_and(|l| l > limit) {
         return Err(Error::TooLarge {
             what: what.to_owned(),
@@ -650,7 +722,10 @@ pub(crate) async fn read_limited(resp: reqwest::Response, limit: u64, what: &str
     let mut out = Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit) as usize);
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| Error::Transport { url: url.clone(), source })?;
+        let chunk = chunk.map_err(|source| Error::Transport {
+            url: url.clone(),
+            source,
+        })?;
         if out.len() as u64 + chunk.len() as u64 > limit {
             return Err(Error::TooLarge {
                 what: what.to_owned(),

@@ -41,7 +41,12 @@ impl Attachment {
 
 /// The tag holding `digest`'s attachments: `sha256-<hex>.sig`.
 pub fn attachment_tag(digest: &Digest, kind: Attachment) -> String {
-    format!("{}-{}.{}", digest.algorithm().as_str(), digest.hex(), kind.suffix())
+    format!(
+        "{}-{}.{}",
+        digest.algorithm().as_str(),
+        digest.hex(),
+        kind.suffix()
+    )
 }
 
 /// One layer of a `.sig`/`.att` image: the payload and its annotations.
@@ -63,17 +68,20 @@ impl SignatureLayer {
 
     /// Leaf certificate PEM (keyless signatures).
     pub fn certificate(&self) -> Option<&str> {
-        self.annotation(media_types::ANNOTATION_CERTIFICATE).filter(|s| !s.is_empty())
+        self.annotation(media_types::ANNOTATION_CERTIFICATE)
+            .filter(|s| !s.is_empty())
     }
 
     /// Intermediate and root PEM.
     pub fn chain(&self) -> Option<&str> {
-        self.annotation(media_types::ANNOTATION_CHAIN).filter(|s| !s.is_empty())
+        self.annotation(media_types::ANNOTATION_CHAIN)
+            .filter(|s| !s.is_empty())
     }
 
     /// Rekor bundle JSON.
     pub fn bundle(&self) -> Option<&str> {
-        self.annotation(media_types::ANNOTATION_BUNDLE).filter(|s| !s.is_empty())
+        self.annotation(media_types::ANNOTATION_BUNDLE)
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -85,22 +93,28 @@ pub async fn fetch_layers(
     digest: &Digest,
     kind: Attachment,
 ) -> Result<Option<Vec<SignatureLayer>>, Error> {
-    let tag_ref = repo.with_tag(&attachment_tag(digest, kind)).map_err(|e| Error::Malformed {
-        what: "attachment tag".into(),
-        detail: e.to_string(),
-    })?;
+    let tag_ref = repo
+        .with_tag(&attachment_tag(digest, kind))
+        .map_err(|e| Error::Malformed {
+            what: "attachment tag".into(),
+            detail: e.to_string(),
+        })?;
     let manifest = match client.get_manifest(&tag_ref).await {
         Ok(m) => m,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes).map_err(|e| Error::Malformed {
-        what: format!("signature manifest `{tag_ref}`"),
-        detail: e.to_string(),
-    })?;
+    let parsed: ImageManifest =
+        serde_json::from_slice(&manifest.bytes).map_err(|e| Error::Malformed {
+            what: format!("signature manifest `{tag_ref}`"),
+            detail: e.to_string(),
+        })?;
     if parsed.layers.len() > MAX_LAYERS {
         return Err(Error::TooLarge {
-            what: format!("signature manifest `{tag_ref}` ({} layers)", parsed.layers.len()),
+            what: format!(
+                "signature manifest `{tag_ref}` ({} layers)",
+                parsed.layers.len()
+            ),
             limit: MAX_LAYERS as u64,
         });
     }
@@ -112,7 +126,9 @@ pub async fn fetch_layers(
                 limit: MAX_LAYER_SIZE,
             });
         }
-        let payload = client.get_blob_limited(repo, &layer.digest, MAX_LAYER_SIZE).await?;
+        let payload = client
+            .get_blob_limited(repo, &layer.digest, MAX_LAYER_SIZE)
+            .await?;
         out.push(SignatureLayer {
             descriptor: layer,
             payload,
@@ -181,10 +197,11 @@ pub async fn attach_layer(
     })?;
     let mut layers = match client.get_manifest(&tag_ref).await {
         Ok(m) => {
-            let parsed: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| Error::Malformed {
-                what: format!("existing signature manifest `{tag_ref}`"),
-                detail: e.to_string(),
-            })?;
+            let parsed: ImageManifest =
+                serde_json::from_slice(&m.bytes).map_err(|e| Error::Malformed {
+                    what: format!("existing signature manifest `{tag_ref}`"),
+                    detail: e.to_string(),
+                })?;
             parsed.layers
         }
         Err(e) if e.is_not_found() => Vec::new(),
@@ -208,12 +225,17 @@ pub async fn attach_layer(
             limit: MAX_LAYERS as u64,
         });
     }
-    client.push_blob(repo, &descriptor.digest, layer.payload).await?;
+    client
+        .push_blob(repo, &descriptor.digest, layer.payload)
+        .await?;
     layers.push(descriptor);
     let config = SignatureConfig {
         architecture: "",
         created: ZERO_TIME,
-        history: layers.iter().map(|_| History { created: ZERO_TIME }).collect(),
+        history: layers
+            .iter()
+            .map(|_| History { created: ZERO_TIME })
+            .collect(),
         os: "",
         rootfs: RootFs {
             kind: "layers",
@@ -223,7 +245,9 @@ pub async fn attach_layer(
     };
     let config_bytes = Bytes::from(to_json(&config));
     let config_desc = Descriptor::for_bytes(media_types::OCI_CONFIG, &config_bytes);
-    client.push_blob(repo, &config_desc.digest, config_bytes).await?;
+    client
+        .push_blob(repo, &config_desc.digest, config_bytes)
+        .await?;
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(media_types::OCI_MANIFEST.to_owned()),
@@ -234,7 +258,12 @@ pub async fn attach_layer(
         annotations: BTreeMap::new(),
     };
     let pushed = client
-        .put_manifest(repo, &tag, Bytes::from(to_json(&manifest)), media_types::OCI_MANIFEST)
+        .put_manifest(
+            repo,
+            &tag,
+            Bytes::from(to_json(&manifest)),
+            media_types::OCI_MANIFEST,
+        )
         .await?;
     Ok(Attached {
         reference: tag_ref,

@@ -20,7 +20,10 @@ pub enum Error {
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("unauthorized: {registry} refused the credentials{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Unauthorized { registry: String, detail: Option<String> },
+    Unauthorized {
+        registry: String,
+        detail: Option<String>,
+    },
     #[error("{what} is larger than the {limit}-byte limit")]
     TooLarge { what: String, limit: u64 },
     #[error("content of {what} does not match its digest: expected {expected}, got {actual}")]

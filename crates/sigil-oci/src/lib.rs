@@ -10,6 +10,8 @@ pub mod manifest;
 
 // The public interface is:
 pub use auth::{Credential, Keychain};
-pub use client::{referrers_tag, Client, ClientOptions, Manifest, PushedManifest, MAX_MANIFEST_SIZE};
+pub use client::{
+    referrers_tag, Client, ClientOptions, Manifest, PushedManifest, MAX_MANIFEST_SIZE,
+};
 pub use error::Error;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Platform};

@@ -58,7 +58,10 @@ pub async fn sign_image(
     let payload = SimpleSigningPayload::new(image, digest, &options.annotations).to_bytes();
     let signature = key.sign(&payload).map_err(Error::Sign)?;
     let mut annotations = BTreeMap::new();
-    annotations.insert(media_types::ANNOTATION_SIGNATURE.to_owned(), B64.encode(&signature));
+    annotations.insert(
+        media_types::ANNOTATION_SIGNATURE.to_owned(),
+        B64.encode(&signature),
+    );
     let repo = options.signature_repository.as_ref().unwrap_or(image);
     let attached = attach_layer(
         client,

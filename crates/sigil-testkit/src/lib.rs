@@ -4,12 +4,15 @@
 //! it never passes silently.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod image;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "run `bash scripts/install-peers.sh` (as root) to install the test peers";
+const INSTALL_HINT: &str =
+    "run `bash scripts/install-peers.sh` (as root) to install the test peers";
 
 /// The workspace root (where `Cargo.lock` is).
 pub fn workspace_root() -> PathBuf {
@@ -33,7 +36,11 @@ pub fn peers_venv() -> PathBuf {
 /// saying how to install it.
 pub fn venv_bin(name: &str) -> PathBuf {
     let p = peers_venv().join("bin").join(name);
-    assert!(p.exists(), "peer `{}` is missing: {INSTALL_HINT}", p.display());
+    assert!(
+        p.exists(),
+        "peer `{}` is missing: {INSTALL_HINT}",
+        p.display()
+    );
     p
 }
 
@@ -51,14 +58,21 @@ pub fn system_bin(name: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 (bound, then released: for peers that cannot take port 0).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something accepts TCP connections on `addr`.
 pub fn wait_for_port(addr: &str, timeout: Duration) {
     let start = Instant::now();
     while std::net::TcpStream::connect(addr).is_err() {
-        assert!(start.elapsed() < timeout, "nothing listens on {addr} after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "nothing listens on {addr} after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -69,7 +83,8 @@ pub struct Peer {
     child: Child,
     /// `127.0.0.1:PORT` it listens on.
     pub addr: String,
-    _dir: Option<tempfile::TempDir>,
+    /// Temporary directories that live as long as the peer.
+    dirs: Vec<tempfile::TempDir>,
 }
 
 impl Peer {
@@ -88,6 +103,17 @@ impl Drop for Peer {
 /// Starts Debian's `docker-registry` (distribution 2.8) on an ephemeral loopback port with a
 /// temporary storage root and deletes enabled.
 pub fn start_distribution() -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut peer = start_distribution_at(&data, false);
+    peer.dirs.push(dir);
+    peer
+}
+
+/// Starts `docker-registry` over the storage root `data` (kept after the peer stops, so a
+/// test can restart the registry on the same data), read-only when `readonly` (every write
+/// then fails, as on a registry in maintenance).
+pub fn start_distribution_at(data: &Path, readonly: bool) -> Peer {
     let bin = system_bin("docker-registry");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -96,8 +122,8 @@ pub fn start_distribution() -> Peer {
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
+            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\n  maintenance: {{readonly: {{enabled: {readonly}}}}}\nhttp:\n  addr: {addr}\n",
+            data.display()
         ),
     )
     .unwrap();
@@ -113,13 +139,15 @@ pub fn start_distribution() -> Peer {
     Peer {
         child,
         addr,
-        _dir: Some(dir),
+        dirs: vec![dir],
     }
 }
 
 /// Runs `cmd`, panicking with its output unless it exits 0; returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",

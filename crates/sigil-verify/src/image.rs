@@ -76,7 +76,12 @@ pub async fn verify_image<S: SignatureSource + Sync>(
     policy: &ImagePolicy,
 ) -> Result<Verdict, S::Error> {
     let candidates = source.signatures(image, digest).await?;
-    Ok(verify_candidates(image, digest, candidates.unwrap_or_default(), policy))
+    Ok(verify_candidates(
+        image,
+        digest,
+        candidates.unwrap_or_default(),
+        policy,
+    ))
 }
 
 /// Verifies already-fetched candidates: the pure heart of the pipeline.
@@ -130,14 +135,23 @@ pub fn verify_candidates(
     }
 }
 
-fn verify_one(digest: &Digest, c: &SignatureCandidate, policy: &ImagePolicy) -> Result<serde_json::Value, Failure> {
+fn verify_one(
+    digest: &Digest,
+    c: &SignatureCandidate,
+    policy: &ImagePolicy,
+) -> Result<serde_json::Value, Failure> {
     // (1) The signature.
-    let sig_b64 = c.signature_b64.as_deref().ok_or_else(|| Failure::MalformedSignature {
-        detail: "layer has no dev.cosignproject.cosign/signature annotation".into(),
-    })?;
-    let signature = B64.decode(sig_b64.trim()).map_err(|e| Failure::MalformedSignature {
-        detail: format!("signature annotation is not base64: {e}"),
-    })?;
+    let sig_b64 = c
+        .signature_b64
+        .as_deref()
+        .ok_or_else(|| Failure::MalformedSignature {
+            detail: "layer has no dev.cosignproject.cosign/signature annotation".into(),
+        })?;
+    let signature = B64
+        .decode(sig_b64.trim())
+        .map_err(|e| Failure::MalformedSignature {
+            detail: format!("signature annotation is not base64: {e}"),
+        })?;
     match &policy.trust {
         Trust::Key(key) => key
             .verify(&c.payload, &signature)
@@ -155,9 +169,10 @@ fn verify_one(digest: &Digest, c: &SignatureCandidate, policy: &ImagePolicy) -> 
         }
     }
     // (3) The claims.
-    let payload = SimpleSigningPayload::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
-        detail: e.to_string(),
-    })?;
+    let payload =
+        SimpleSigningPayload::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
+            detail: e.to_string(),
+        })?;
     let claimed = payload.critical.image.docker_manifest_digest.clone();
     if claimed != digest.to_string() {
         return Err(Failure::DigestMismatch {
@@ -175,9 +190,10 @@ fn verify_one(digest: &Digest, c: &SignatureCandidate, policy: &ImagePolicy) -> 
             });
         }
     }
-    let mut json: serde_json::Value = serde_json::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
-        detail: e.to_string(),
-    })?;
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
+            detail: e.to_string(),
+        })?;
     if let Some(bundle) = &c.rekor_bundle {
         if let Ok(b) = serde_json::from_str::<serde_json::Value>(bundle) {
             let optional = &mut json["optional"];

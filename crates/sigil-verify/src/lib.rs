@@ -13,5 +13,8 @@ mod image;
 mod verdict;
 
 // The public interface is:
-pub use image::{verify_candidates, verify_image, ImagePolicy, SignatureCandidate, SignatureSource, TlogPolicy, Trust};
+pub use image::{
+    verify_candidates, verify_image, ImagePolicy, SignatureCandidate, SignatureSource, TlogPolicy,
+    Trust,
+};
 pub use verdict::{Check, Failure, Outcome, Verdict, VerifiedSignature};

@@ -22,8 +22,12 @@ impl Check {
     pub fn cosign_text(self) -> &'static str {
         match self {
             Check::ClaimsValidated => "The cosign claims were validated",
-            Check::TlogVerifiedOffline => "Existence of the claims in the transparency log was verified offline",
-            Check::SignatureVerifiedAgainstKey => "The signatures were verified against the specified public key",
+            Check::TlogVerifiedOffline => {
+                "Existence of the claims in the transparency log was verified offline"
+            }
+            Check::SignatureVerifiedAgainstKey => {
+                "The signatures were verified against the specified public key"
+            }
         }
     }
 }
@@ -41,7 +45,11 @@ pub enum Failure {
     /// The payload signs another image.
     DigestMismatch { expected: Digest, claimed: String },
     /// A required `-a key=value` annotation is missing or different.
-    AnnotationMismatch { key: String, expected: String, found: Option<String> },
+    AnnotationMismatch {
+        key: String,
+        expected: String,
+        found: Option<String>,
+    },
     /// The transparency log is required and the signature carries no log entry.
     TlogEntryMissing,
     /// The signature carries a log entry but no trusted log key is configured to check it.
@@ -115,7 +123,8 @@ impl Verdict {
             Outcome::Verified => None,
             Outcome::NoSignatures => Some("no signatures found".to_owned()),
             Outcome::NoMatchingSignatures => {
-                let reasons: Vec<String> = self.rejected.iter().map(|(_, f)| f.to_string()).collect();
+                let reasons: Vec<String> =
+                    self.rejected.iter().map(|(_, f)| f.to_string()).collect();
                 Some(format!("no matching signatures: {}", reasons.join("\n ")))
             }
         }

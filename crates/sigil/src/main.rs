@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod cmd;
 
 #[derive(Debug, Parser)]
-#[command(name = "sigil", version, about = "Sign, verify, attest and serve container images: cosign, Fulcio, Rekor, Kyverno and Syft in one binary")]
+#[command(
+    name = "sigil",
+    version,
+    about = "Sign, verify, attest and serve container images: cosign, Fulcio, Rekor, Kyverno and Syft in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +47,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cmd::init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");

@@ -7,8 +7,16 @@ fn setup() -> (PrivateKey, ImageRef, Digest) {
     (key, image, Digest::sha256(b"manifest"))
 }
 
-fn sign(key: &PrivateKey, image: &ImageRef, digest: &Digest, ann: &[(&str, &str)]) -> SignatureCandidate {
-    let ann: BTreeMap<String, String> = ann.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+fn sign(
+    key: &PrivateKey,
+    image: &ImageRef,
+    digest: &Digest,
+    ann: &[(&str, &str)],
+) -> SignatureCandidate {
+    let ann: BTreeMap<String, String> = ann
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let payload = SimpleSigningPayload::new(image, digest, &ann).to_bytes();
     let sig = key.sign(&payload).unwrap();
     SignatureCandidate {
@@ -29,10 +37,21 @@ fn policy(key: &PrivateKey) -> ImagePolicy {
 #[test]
 fn a_good_signature_verifies_with_cosign_checks() {
     let (key, image, digest) = setup();
-    let v = verify_candidates(&image, &digest, vec![sign(&key, &image, &digest, &[])], &policy(&key));
+    let v = verify_candidates(
+        &image,
+        &digest,
+        vec![sign(&key, &image, &digest, &[])],
+        &policy(&key),
+    );
     assert_eq!(v.outcome, Outcome::Verified);
-    assert_eq!(v.checks, vec![Check::ClaimsValidated, Check::SignatureVerifiedAgainstKey]);
-    assert_eq!(v.verified[0].payload_json["optional"], serde_json::Value::Null);
+    assert_eq!(
+        v.checks,
+        vec![Check::ClaimsValidated, Check::SignatureVerifiedAgainstKey]
+    );
+    assert_eq!(
+        v.verified[0].payload_json["optional"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
@@ -47,10 +66,18 @@ fn no_candidates_means_no_signatures() {
 fn signature_replayed_from_another_digest_is_rejected() {
     let (key, image, digest) = setup();
     let other = Digest::sha256(b"other manifest");
-    let v = verify_candidates(&image, &digest, vec![sign(&key, &image, &other, &[])], &policy(&key));
+    let v = verify_candidates(
+        &image,
+        &digest,
+        vec![sign(&key, &image, &other, &[])],
+        &policy(&key),
+    );
     assert_eq!(v.outcome, Outcome::NoMatchingSignatures);
     assert!(matches!(v.rejected[0].1, Failure::DigestMismatch { .. }));
-    assert!(v.error_message().unwrap().starts_with("no matching signatures: invalid or missing digest in claim"));
+    assert!(v
+        .error_message()
+        .unwrap()
+        .starts_with("no matching signatures: invalid or missing digest in claim"));
 }
 
 #[test]
@@ -70,7 +97,12 @@ fn tampered_payload_and_signature_and_wrong_key_are_rejected() {
     assert_eq!(v.outcome, Outcome::NoMatchingSignatures);
 
     let other = PrivateKey::generate_p256().unwrap();
-    let v = verify_candidates(&image, &digest, vec![sign(&other, &image, &digest, &[])], &policy(&key));
+    let v = verify_candidates(
+        &image,
+        &digest,
+        vec![sign(&other, &image, &digest, &[])],
+        &policy(&key),
+    );
     assert_eq!(v.rejected[0].1, Failure::SignatureMismatch);
 }
 
@@ -107,11 +139,26 @@ fn annotations_must_match() {
     let (key, image, digest) = setup();
     let mut p = policy(&key);
     p.annotations.insert("env".into(), "prod".into());
-    let v = verify_candidates(&image, &digest, vec![sign(&key, &image, &digest, &[("env", "dev")])], &p);
-    assert!(matches!(&v.rejected[0].1, Failure::AnnotationMismatch { found: Some(f), .. } if f == "dev"));
+    let v = verify_candidates(
+        &image,
+        &digest,
+        vec![sign(&key, &image, &digest, &[("env", "dev")])],
+        &p,
+    );
+    assert!(
+        matches!(&v.rejected[0].1, Failure::AnnotationMismatch { found: Some(f), .. } if f == "dev")
+    );
     let v = verify_candidates(&image, &digest, vec![sign(&key, &image, &digest, &[])], &p);
-    assert!(matches!(&v.rejected[0].1, Failure::AnnotationMismatch { found: None, .. }));
-    let v = verify_candidates(&image, &digest, vec![sign(&key, &image, &digest, &[("env", "prod"), ("x", "y")])], &p);
+    assert!(matches!(
+        &v.rejected[0].1,
+        Failure::AnnotationMismatch { found: None, .. }
+    ));
+    let v = verify_candidates(
+        &image,
+        &digest,
+        vec![sign(&key, &image, &digest, &[("env", "prod"), ("x", "y")])],
+        &p,
+    );
     assert!(v.is_verified());
 }
 
@@ -122,7 +169,10 @@ fn one_good_signature_among_bad_ones_is_enough() {
     let v = verify_candidates(
         &image,
         &digest,
-        vec![sign(&other, &image, &digest, &[]), sign(&key, &image, &digest, &[])],
+        vec![
+            sign(&other, &image, &digest, &[]),
+            sign(&key, &image, &digest, &[]),
+        ],
         &policy(&key),
     );
     assert!(v.is_verified());

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 pub mod ca;
 pub mod keys;
 pub mod registry;
+pub mod registry_opts;
 pub mod sbom;
 pub mod sign;
 pub mod tlog;
@@ -47,4 +48,45 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Parses `key=value` (`-a` flags).
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// The digest `image` names: its pinned digest, else what its tag points to now. A missing
+/// tag ends the process with cosign's exit code 11.
+pub async fn resolve_digest(
+    client: &sigil_oci::Client,
+    image: &sigil_core::ImageRef,
+) -> anyhow::Result<sigil_core::Digest> {
+    if let Some(d) = image.digest() {
+        return Ok(d.clone());
+    }
+    match client.head_manifest(image).await {
+        Ok(Some(d)) => Ok(d.digest),
+        Ok(None) => Err(Exit {
+            code: 11,
+            message: format!("image tag not found: `{image}`"),
+        }
+        .into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("resolving `{image}`"))),
+    }
+}
+
+/// `COSIGN_REPOSITORY`: store and look up signatures in another repository, as cosign does.
+pub fn signature_repository() -> anyhow::Result<Option<sigil_core::ImageRef>> {
+    match std::env::var("COSIGN_REPOSITORY") {
+        Ok(r) if !r.is_empty() => {
+            let image: sigil_core::ImageRef = r
+                .parse()
+                .map_err(|e| anyhow::anyhow!("COSIGN_REPOSITORY: {e}"))?;
+            Ok(Some(image))
+        }
+        _ => Ok(None),
+    }
 }
