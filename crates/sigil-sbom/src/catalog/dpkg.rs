@@ -1,0 +1,205 @@
+//! dpkg database (Syft's `dpkg-db-cataloger`, `syft/pkg/cataloger/debian`): `**/lib/dpkg/status`
+//! and distroless `**/lib/dpkg/status.d/*`; file lists from `info/NAME[:ARCH].md5sums` and
+//! `.conffiles` (next to the status file for `status.d/`); licenses from
+//! `/usr/share/doc/NAME/copyright`. Matches Syft 1.18.1: `deinstall` stanzas are reported, and
+//! copyright files are grepped without a DEP-5 header check.
+use std::collections::HashMap;
+
+use super::stanza::{self, field};
+use super::{license, Ctx, Out};
+use crate::model::{Package, PackageType};
+use crate::purl::purl;
+
+const FOUND_BY: &str = "dpkg-db-cataloger";
+
+fn is_status_file(path: &str) -> bool {
+    let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    path.ends_with("lib/dpkg/status")
+        || (parent.ends_with("lib/dpkg/status.d")
+            && !path.ends_with(".md5sums")
+            && !path.ends_with(".conffiles"))
+}
+
+/// Licenses named in a copyright file, sorted and unique (1.18.1's `parseLicensesFromCopyright`).
+pub(crate) fn copyright_licenses(text: &str) -> Vec<String> {
+    let mut found = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("License: ") {
+            let v: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            push_single(&mut found, &v);
+        }
+        if let Some(i) = line.find("/usr/share/common-licenses/") {
+            let rest = line
+                .get(i + "/usr/share/common-licenses/".len()..)
+                .unwrap_or("");
+            let v: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                .collect();
+            push_single(&mut found, &v);
+        }
+    }
+    found.into_iter().collect()
+}
+
+fn push_single(set: &mut std::collections::BTreeSet<String>, v: &str) {
+    let v = v.trim();
+    if v.contains(" or ") || v.contains(" and ") || v.is_empty() || v.eq_ignore_ascii_case("none") {
+        return;
+    }
+    let v = v.strip_suffix('.').unwrap_or(v);
+    if !v.is_empty() {
+        set.insert(v.to_string());
+    }
+}
+
+/// Names in a Depends-style list: alternatives split, versions and `:arch` removed.
+fn relation_names(v: &str) -> Vec<String> {
+    v.split([',', '|'])
+        .filter_map(|d| {
+            let name = d
+                .split(['(', '[', ' '])
+                .find(|s| !s.trim().is_empty())?
+                .trim();
+            let name = name.split(':').next().unwrap_or(name);
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .collect()
+}
+
+pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
+    let dbs: Vec<(String, usize)> = ctx
+        .view
+        .files()
+        .filter(|(p, _, _)| is_status_file(p))
+        .map(|(p, l, _)| (p.to_string(), l))
+        .collect();
+    for (db, layer) in dbs {
+        let Some((_, bytes, _)) = ctx.view.text(&db) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(bytes);
+        let stanzas = stanza::parse(&text, false);
+        if stanzas.is_empty() && !text.trim().is_empty() {
+            out.warn(&db, "no dpkg stanzas found; not a status file");
+            continue;
+        }
+        let db_dir = db.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let distroless = db_dir.ends_with("status.d");
+        let start = out.packages.len();
+        let mut provides: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut relations: Vec<(usize, Vec<String>)> = Vec::new();
+        for s in &stanzas {
+            let name = field(s, "Package").unwrap_or("").trim();
+            if name.is_empty() {
+                continue;
+            }
+            let version = field(s, "Version").unwrap_or("");
+            let arch = field(s, "Architecture").unwrap_or("").trim();
+            let mut p = Package::new(PackageType::Deb, FOUND_BY, name, version);
+            let upstream = field(s, "Source").map(|src| {
+                let src = src.trim();
+                match src.split_once('(') {
+                    Some((n, v)) => format!("{}@{}", n.trim(), v.trim_end_matches(')').trim()),
+                    None => src.to_string(),
+                }
+            });
+            if let Some(d) = ctx.distro.filter(|d| d.is_debian_like()) {
+                let mut q = vec![("arch", arch.to_string())];
+                if let Some(dq) = d.qualifier() {
+                    q.push(("distro", dq));
+                }
+                if let Some(u) = &upstream {
+                    q.push(("upstream", u.clone()));
+                }
+                let v = if p.version == "UNKNOWN" {
+                    ""
+                } else {
+                    p.version.as_str()
+                };
+                p.purl = purl("deb", &d.id, name, v, &q, "");
+            }
+            p.originator = field(s, "Maintainer").and_then(license::person);
+            p.description =
+                field(s, "Description").map(|d| d.lines().next().unwrap_or("").to_string());
+            p.locations.push(ctx.loc(layer, &db));
+            // Owned-file evidence: md5sums and conffiles.
+            let candidates: Vec<String> = if distroless {
+                vec![
+                    format!("{db_dir}/{name}.md5sums"),
+                    format!("{db_dir}/{name}.conffiles"),
+                ]
+            } else {
+                vec![
+                    format!("{db_dir}/info/{name}:{arch}.md5sums"),
+                    format!("{db_dir}/info/{name}.md5sums"),
+                    format!("{db_dir}/info/{name}.conffiles"),
+                ]
+            };
+            let mut have_md5 = false;
+            for c in candidates {
+                if c.ends_with(".md5sums") && have_md5 {
+                    continue;
+                }
+                if let Some((l, _, real)) = ctx.view.text(&c) {
+                    have_md5 |= c.ends_with(".md5sums");
+                    p.locations.push(ctx.loc(l, &real));
+                }
+            }
+            if let Some((l, text, real)) = ctx.view.text(&format!("usr/share/doc/{name}/copyright"))
+            {
+                p.licenses = copyright_licenses(&String::from_utf8_lossy(text));
+                p.locations.push(ctx.loc(l, &real));
+            }
+            let idx = out.push(p);
+            provides.entry(name.to_string()).or_default().push(idx);
+            if let Some(pv) = field(s, "Provides") {
+                for n in relation_names(pv) {
+                    provides.entry(n).or_default().push(idx);
+                }
+            }
+            let mut deps = Vec::new();
+            for key in ["Depends", "Pre-Depends", "PreDepends"] {
+                if let Some(v) = field(s, key) {
+                    deps.extend(relation_names(v));
+                }
+            }
+            relations.push((idx, deps));
+        }
+        // dependency-of edges within this database (Syft resolves alternatives and Provides).
+        let mut seen = std::collections::HashSet::new();
+        for (dependent, deps) in relations {
+            for d in deps {
+                for &dep in provides.get(&d).map(Vec::as_slice).unwrap_or_default() {
+                    if dep != dependent && dep >= start && seen.insert((dep, dependent)) {
+                        out.edges.push((dep, dependent));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copyright_like_syft_1_18() {
+        let t = "License: GPL-2+\nLicense: GPL-2+ or Artistic\n see /usr/share/common-licenses/GPL-2.\nLicense: none\nLicense: public-domain.\n";
+        assert_eq!(
+            copyright_licenses(t),
+            vec!["GPL-2", "GPL-2+", "public-domain"]
+        );
+    }
+
+    #[test]
+    fn relations_drop_versions_and_arch() {
+        assert_eq!(
+            relation_names(
+                "libc6 (>= 2.34), libacl1:any | libattr1 [amd64], debconf (>= 0.5) | debconf-2.0"
+            ),
+            vec!["libc6", "libacl1", "libattr1", "debconf", "debconf-2.0"]
+        );
+    }
+}
