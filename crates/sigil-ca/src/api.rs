@@ -1,0 +1,250 @@
+//! The HTTP API: Fulcio v2 (`/api/v2/signingCert`, `/api/v2/trustBundle`,
+//! `/api/v2/configuration`, v1 `/api/v1/rootCert`) and the RFC 6962 routes of the embedded CT
+//! log (`/ct/v1/add-pre-chain`, `/ct/v1/get-roots`). Shapes follow fulcio `fulcio.proto`
+//! through grpc-gateway (camelCase JSON, bytes as base64).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use der::{Decode, Encode};
+use serde::Deserialize;
+use serde_json::json;
+use x509_cert::request::CertReq;
+
+use crate::authority::{to_pem, Authority};
+use crate::config::IssuerKind;
+use crate::ct::{AddChainRequest, CtLog};
+use crate::keys::SubjectKey;
+use crate::verify::TokenVerifier;
+use crate::Error;
+
+/// Largest request body accepted (a CSR with an RSA-4096 key and a token fit in a few KB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the CA's routes share.
+#[derive(Debug, Clone)]
+pub struct CaState {
+    pub authority: Arc<Authority>,
+    pub verifier: TokenVerifier,
+    /// The embedded CT log, if this CA serves one.
+    pub ct_log: Option<Arc<CtLog>>,
+}
+
+/// The CA's router: Fulcio's API, plus the CT log's when it is embedded.
+pub fn router(state: CaState) -> Router {
+    let mut r = Router::new()
+        .route("/api/v2/signingCert", post(signing_cert))
+        .route("/api/v2/trustBundle", get(trust_bundle))
+        .route("/api/v2/configuration", get(configuration))
+        .route("/api/v1/rootCert", get(root_cert));
+    if state.ct_log.is_some() {
+        r = r
+            .route("/ct/v1/add-pre-chain", post(add_pre_chain))
+            .route("/ct/v1/get-roots", get(get_roots));
+    }
+    r.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state)
+}
+
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// The body, or a JSON error: axum's length limit answers 413 in plain text otherwise.
+fn read_body(body: Body) -> Result<Bytes, Error> {
+    match body {
+        Ok(b) if b.len() <= MAX_BODY => Ok(b),
+        Ok(_) => Err(Error::TooLarge(MAX_BODY)),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(MAX_BODY)),
+        Err(e) => Err(Error::MalformedRequest(e.body_text())),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertRequest {
+    #[serde(default)]
+    credentials: Option<Credentials>,
+    #[serde(default)]
+    public_key_request: Option<PublicKeyRequest>,
+    #[serde(default)]
+    certificate_signing_request: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    #[serde(default)]
+    oidc_identity_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKeyRequest {
+    public_key: PublicKey,
+    proof_of_possession: String,
+}
+
+#[derive(Deserialize)]
+struct PublicKey {
+    // `algorithm` is ignored, as Fulcio does: the key says what it is.
+    content: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+async fn signing_cert(
+    State(state): State<CaState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let body = read_body(body)?;
+    let req: SigningCertRequest = serde_json::from_slice(&body)
+        .map_err(|e| Error::MalformedRequest(format!("request body: {e}")))?;
+    let token = bearer(&headers)
+        .or_else(|| req.credentials.and_then(|c| c.oidc_identity_token))
+        .ok_or(Error::Unauthenticated)?;
+
+    // Parse the key before the token: a malformed request is refused without network work.
+    enum Proof {
+        Signature(Vec<u8>),
+        Csr,
+    }
+    let (key, proof) = match (req.public_key_request, req.certificate_signing_request) {
+        (Some(pkr), None) => {
+            let key = SubjectKey::from_pem(&pkr.public_key.content)?;
+            let sig = B64
+                .decode(pkr.proof_of_possession.trim())
+                .map_err(|_| Error::MalformedRequest("proofOfPossession is not base64".into()))?;
+            (key, Proof::Signature(sig))
+        }
+        (None, Some(csr)) => (parse_csr(&csr)?, Proof::Csr),
+        (Some(_), Some(_)) => {
+            return Err(Error::MalformedRequest(
+                "give either publicKeyRequest or certificateSigningRequest, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(Error::MalformedRequest(
+                "missing publicKeyRequest or certificateSigningRequest".into(),
+            ))
+        }
+    };
+
+    let verified = state.verifier.verify(&token).await?;
+    let principal = crate::principal::principal(&verified.issuer, &verified.claims)?;
+    if let Proof::Signature(sig) = proof {
+        if !key.verify_proof(principal.challenge.as_bytes(), &sig) {
+            return Err(Error::ProofOfPossession {
+                challenge: principal.challenge,
+            });
+        }
+    }
+    let issued = state.authority.issue(&principal, &key).await?;
+    let mut certificates = vec![to_pem(&issued.leaf)];
+    certificates.extend(issued.chain.iter().map(|c| to_pem(c)));
+    let body =
+        json!({ "signedCertificateEmbeddedSct": { "chain": { "certificates": certificates } } });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A CSR arrives as base64 of its PEM (sigstore-go, cosign); raw base64 DER is accepted too.
+/// Its self-signature is the proof of possession.
+fn parse_csr(text: &str) -> Result<SubjectKey, Error> {
+    let decoded = B64
+        .decode(text.trim())
+        .map_err(|_| Error::MalformedRequest("certificateSigningRequest is not base64".into()))?;
+    let der = match pem::parse(&decoded) {
+        Ok(block)
+            if block.tag() == "CERTIFICATE REQUEST" || block.tag() == "NEW CERTIFICATE REQUEST" =>
+        {
+            block.into_contents()
+        }
+        Ok(block) => {
+            return Err(Error::MalformedRequest(format!(
+                "PEM type `{}` (expected CERTIFICATE REQUEST)",
+                block.tag()
+            )))
+        }
+        Err(_) => decoded,
+    };
+    let csr = CertReq::from_der(&der).map_err(Error::Csr)?;
+    let spki = csr.info.public_key.to_der().map_err(Error::Csr)?;
+    let key = SubjectKey::from_spki(&spki)?;
+    let info = csr.info.to_der().map_err(Error::Csr)?;
+    let sig = csr.signature.as_bytes().ok_or(Error::CsrSignature)?;
+    if !key.verify_with_algorithm(&csr.algorithm.oid, &info, sig) {
+        return Err(Error::CsrSignature);
+    }
+    Ok(key)
+}
+
+async fn trust_bundle(State(state): State<CaState>) -> Json<serde_json::Value> {
+    let certs: Vec<String> = state
+        .authority
+        .chain_der()
+        .iter()
+        .map(|c| to_pem(c))
+        .collect();
+    Json(json!({ "chains": [ { "certificates": certs } ] }))
+}
+
+async fn root_cert(State(state): State<CaState>) -> Response {
+    let pems: String = state
+        .authority
+        .chain_der()
+        .iter()
+        .map(|c| to_pem(c))
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+        pems,
+    )
+        .into_response()
+}
+
+async fn configuration(State(state): State<CaState>) -> Json<serde_json::Value> {
+    let issuers: Vec<_> = state
+        .verifier
+        .issuers()
+        .map(|i| {
+            let challenge = if i.kind == IssuerKind::Email { "email" } else { "sub" };
+            let mut v = json!({ "issuerUrl": i.issuer_url, "audience": i.client_id, "challengeClaim": challenge });
+            if let (Some(td), Some(obj)) = (&i.spiffe_trust_domain, v.as_object_mut()) {
+                obj.insert("spiffeTrustDomain".into(), json!(td));
+            }
+            v
+        })
+        .collect();
+    Json(json!({ "issuers": issuers }))
+}
+
+async fn add_pre_chain(State(state): State<CaState>, body: Body) -> Result<Response, Error> {
+    let log = state
+        .ct_log
+        .clone()
+        .ok_or(Error::Config("no embedded CT log".into()))?;
+    let body = read_body(body)?;
+    let req: AddChainRequest = serde_json::from_slice(&body)
+        .map_err(|e| Error::MalformedRequest(format!("request body: {e}")))?;
+    Ok(Json(log.add_pre_chain_json(&req).await?).into_response())
+}
+
+async fn get_roots(State(state): State<CaState>) -> Json<serde_json::Value> {
+    let roots: Vec<String> = state
+        .ct_log
+        .iter()
+        .flat_map(|l| l.roots().iter().map(|r| B64.encode(r)))
+        .collect();
+    Json(json!({ "certificates": roots }))
+}

@@ -1,0 +1,301 @@
+//! The embedded RFC 6962 certificate-transparency log that Fulcio-style issuance submits its
+//! precertificates to (`POST /ct/v1/add-pre-chain`), and its client side.
+//!
+//! The log checks the chain (each certificate signed by the next, the last one an accepted
+//! root), requires the critical poison extension, stores the RFC 6962 §3.4 `MerkleTreeLeaf`
+//! durably, and only then returns a v1 SCT signed over the §3.2 precert `digitally-signed`
+//! struct (issuer key hash = SHA-256 of `chain[1]`'s SubjectPublicKeyInfo). Verifiers rebuild the
+//! same struct from the final leaf (sigil-core `fulcio::verify_embedded_sct`).
+//!
+//! Not served yet: `get-sth`, `get-entries` and proofs, which need the Merkle storage of the
+//! transparency-log crate; entries are kept in a form that tree can be built from.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use der::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+use sigil_core::fulcio::{self, SignedCertificateTimestamp, HASH_SHA256, SIGNATURE_ECDSA};
+use x509_cert::Certificate;
+
+use crate::keys::SubjectKey;
+use crate::signer::Signer;
+use crate::store::EntryFile;
+use crate::Error;
+
+/// At most this many certificates in a submitted chain.
+const MAX_CHAIN: usize = 8;
+
+/// The embedded CT log.
+#[derive(Debug)]
+pub struct CtLog {
+    signer: Arc<dyn Signer>,
+    log_id: [u8; 32],
+    roots: Vec<Vec<u8>>,
+    entries: EntryFile,
+}
+
+/// `/ct/v1/add-pre-chain` request body (RFC 6962 §4.1).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddChainRequest {
+    pub chain: Vec<String>,
+}
+
+/// `/ct/v1/add-pre-chain` response body (RFC 6962 §4.1).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddChainResponse {
+    pub sct_version: u8,
+    pub id: String,
+    pub timestamp: u64,
+    pub extensions: String,
+    pub signature: String,
+}
+
+impl AddChainResponse {
+    /// The SCT this response describes.
+    pub fn to_sct(&self) -> Result<SignedCertificateTimestamp, Error> {
+        let bad = |what: &'static str| Error::CtSubmission(what.into());
+        if self.sct_version != 0 {
+            return Err(bad("CT log answered with an SCT version other than v1"));
+        }
+        let id = B64
+            .decode(&self.id)
+            .map_err(|_| bad("CT log id is not base64"))?;
+        let log_id: [u8; 32] = id
+            .try_into()
+            .map_err(|_| bad("CT log id is not 32 bytes"))?;
+        let extensions = B64
+            .decode(&self.extensions)
+            .map_err(|_| bad("SCT extensions are not base64"))?;
+        let ds = B64
+            .decode(&self.signature)
+            .map_err(|_| bad("SCT signature is not base64"))?;
+        let (hash_algorithm, signature_algorithm, signature) =
+            SignedCertificateTimestamp::parse_digitally_signed(&ds)?;
+        Ok(SignedCertificateTimestamp {
+            log_id,
+            timestamp: self.timestamp,
+            extensions,
+            hash_algorithm,
+            signature_algorithm,
+            signature,
+        })
+    }
+
+    fn from_sct(sct: &SignedCertificateTimestamp) -> Result<Self, Error> {
+        Ok(AddChainResponse {
+            sct_version: 0,
+            id: B64.encode(sct.log_id),
+            timestamp: sct.timestamp,
+            extensions: B64.encode(&sct.extensions),
+            signature: B64.encode(sct.digitally_signed()?),
+        })
+    }
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl CtLog {
+    /// Opens the log stored under `dir` (entries in `dir/entries`), signing with `signer` and
+    /// accepting chains that end in one of `roots` (DER).
+    pub fn open(dir: &Path, signer: Arc<dyn Signer>, roots: Vec<Vec<u8>>) -> Result<Self, Error> {
+        let log_id = fulcio::key_hash(signer.public_key_spki());
+        let entries = EntryFile::open(&dir.join("entries"))?;
+        Ok(CtLog {
+            signer,
+            log_id,
+            roots,
+            entries,
+        })
+    }
+
+    /// The log's id: SHA-256 of its public key.
+    pub fn log_id(&self) -> [u8; 32] {
+        self.log_id
+    }
+
+    /// The log's SubjectPublicKeyInfo DER (what goes into a trust root's `ctlogs`).
+    pub fn public_key_spki(&self) -> &[u8] {
+        self.signer.public_key_spki()
+    }
+
+    /// The accepted roots (DER).
+    pub fn roots(&self) -> &[Vec<u8>] {
+        &self.roots
+    }
+
+    /// Every stored `MerkleTreeLeaf`, in log order.
+    pub fn entries(&self) -> Result<Vec<Vec<u8>>, Error> {
+        self.entries.read_all()
+    }
+
+    /// RFC 6962 `add-pre-chain`: checks the chain, stores the entry, returns its SCT.
+    pub async fn add_pre_chain(
+        &self,
+        chain: &[Vec<u8>],
+    ) -> Result<SignedCertificateTimestamp, Error> {
+        if chain.len() < 2 {
+            return Err(Error::BadChain(
+                "a precertificate chain needs the precertificate and its issuer",
+            ));
+        }
+        if chain.len() > MAX_CHAIN {
+            return Err(Error::BadChain("chain too long"));
+        }
+        let certs = chain
+            .iter()
+            .map(|der| Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::BadChain("a certificate in the chain is malformed"))?;
+        let (Some(precert), Some(issuer)) = (certs.first(), certs.get(1)) else {
+            return Err(Error::BadChain(
+                "a precertificate chain needs the precertificate and its issuer",
+            ));
+        };
+        let poisoned = precert
+            .tbs_certificate
+            .extensions
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.extn_id == fulcio::PRECERT_POISON_OID && e.critical);
+        if !poisoned {
+            return Err(Error::BadChain(
+                "first certificate has no critical CT poison extension",
+            ));
+        }
+        for pair in certs.windows(2) {
+            if let [child, parent] = pair {
+                verify_issued_by(child, parent)?;
+            }
+        }
+        let last = chain.last().ok_or(Error::BadChain("empty chain"))?;
+        let anchored = self.roots.iter().any(|r| r == last)
+            || self
+                .roots
+                .iter()
+                .any(|r| match (Certificate::from_der(r), certs.last()) {
+                    (Ok(root), Some(top)) => verify_issued_by(top, &root).is_ok(),
+                    _ => false,
+                });
+        if !anchored {
+            return Err(Error::BadChain(
+                "chain does not end at a root this log accepts",
+            ));
+        }
+
+        let issuer_spki = issuer
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|_| Error::BadChain("issuer key cannot be encoded"))?;
+        let issuer_key_hash = fulcio::key_hash(&issuer_spki);
+        let tbs = fulcio::precert_tbs(precert)?;
+        let timestamp = now_millis();
+        let signed = fulcio::precert_signed_data(timestamp, &issuer_key_hash, &tbs, &[])?;
+
+        // RFC 6962 §3.4 MerkleTreeLeaf: version v1, leaf_type timestamped_entry, then the
+        // TimestampedEntry, which is the signed struct minus its first two bytes.
+        let mut leaf = Vec::with_capacity(signed.len());
+        leaf.extend_from_slice(&[0, 0]);
+        leaf.extend_from_slice(signed.get(2..).unwrap_or_default());
+        self.entries.append(leaf).await?;
+
+        let signature = self.signer.sign(&signed)?;
+        Ok(SignedCertificateTimestamp {
+            log_id: self.log_id,
+            timestamp,
+            extensions: Vec::new(),
+            hash_algorithm: HASH_SHA256,
+            signature_algorithm: SIGNATURE_ECDSA,
+            signature,
+        })
+    }
+
+    /// The HTTP form of [`CtLog::add_pre_chain`].
+    pub async fn add_pre_chain_json(
+        &self,
+        req: &AddChainRequest,
+    ) -> Result<AddChainResponse, Error> {
+        let chain = req
+            .chain
+            .iter()
+            .map(|c| B64.decode(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::BadChain("chain entries must be base64 DER certificates"))?;
+        let sct = self.add_pre_chain(&chain).await?;
+        AddChainResponse::from_sct(&sct)
+    }
+}
+
+/// Checks that `child` carries a valid signature by `parent`'s key.
+pub(crate) fn verify_issued_by(child: &Certificate, parent: &Certificate) -> Result<(), Error> {
+    let parent_spki = parent
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| Error::BadChain("issuer key cannot be encoded"))?;
+    let key = SubjectKey::from_spki(&parent_spki)
+        .map_err(|_| Error::BadChain("unsupported issuer key"))?;
+    let tbs = child
+        .tbs_certificate
+        .to_der()
+        .map_err(|_| Error::BadChain("certificate cannot be encoded"))?;
+    let sig = child
+        .signature
+        .as_bytes()
+        .ok_or(Error::BadChain("certificate signature has unused bits"))?;
+    if key.verify_with_algorithm(&child.signature_algorithm.oid, &tbs, sig) {
+        Ok(())
+    } else {
+        Err(Error::BadChain(
+            "a certificate's signature does not verify against the next certificate",
+        ))
+    }
+}
+
+/// Where the CA sends its precertificates.
+#[derive(Debug, Clone)]
+pub enum CtSubmitter {
+    /// The log in this process (no HTTP round trip).
+    Embedded(Arc<CtLog>),
+    /// An RFC 6962 log at this base URL (`{url}/ct/v1/add-pre-chain`).
+    Remote {
+        url: String,
+        client: reqwest::Client,
+    },
+}
+
+impl CtSubmitter {
+    /// Submits a precertificate chain and returns the SCT.
+    pub async fn submit(&self, chain: &[Vec<u8>]) -> Result<SignedCertificateTimestamp, Error> {
+        match self {
+            CtSubmitter::Embedded(log) => log.add_pre_chain(chain).await,
+            CtSubmitter::Remote { url, client } => {
+                let req = AddChainRequest {
+                    chain: chain.iter().map(|c| B64.encode(c)).collect(),
+                };
+                let endpoint = format!("{}/ct/v1/add-pre-chain", url.trim_end_matches('/'));
+                let resp = client
+                    .post(&endpoint)
+                    .json(&req)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| Error::CtSubmission(Box::new(e)))?;
+                let body: AddChainResponse = resp
+                    .json()
+                    .await
+                    .map_err(|e| Error::CtSubmission(Box::new(e)))?;
+                body.to_sct()
+            }
+        }
+    }
+}

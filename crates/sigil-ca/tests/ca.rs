@@ -1,0 +1,743 @@
+//! The CA, its CT log and the dev OIDC issuer over real loopback sockets: certificates on
+//! Fulcio's profile with a valid embedded SCT, and every bad input refused with a 4xx.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use base64::Engine as _;
+use der::{Decode, Encode};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
+use serde_json::{json, Value};
+use sigil_ca::{CaConfig, DevIssuer, IssuerSettings, ServerHandle, WorkflowProfile};
+use sigil_core::fulcio::{self, CertificateIdentity, Extension, SubjectAltName};
+use x509_cert::Certificate;
+
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+
+struct Stack {
+    _dir: tempfile::TempDir,
+    gh: Arc<DevIssuer>,
+    email: Arc<DevIssuer>,
+    email_iss: String,
+    ca: ServerHandle,
+    ca_state: sigil_ca::CaState,
+    _servers: Vec<ServerHandle>,
+    http: reqwest::Client,
+}
+
+async fn issuer_server(
+    dir: &std::path::Path,
+    iss: Option<&str>,
+) -> (Arc<DevIssuer>, ServerHandle, String) {
+    let issuer = Arc::new(DevIssuer::open(dir).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let handle = sigil_ca::spawn(listener, sigil_ca::issuer_router(issuer.clone())).unwrap();
+    let iss = iss.map(str::to_owned).unwrap_or_else(|| handle.url());
+    issuer
+        .set_settings(IssuerSettings {
+            issuer: iss.clone(),
+            url: handle.url(),
+        })
+        .unwrap();
+    (issuer, handle, iss)
+}
+
+async fn stack() -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let (gh, gh_srv, _) = issuer_server(&dir.path().join("oidc-gh"), Some(GITHUB)).await;
+    let (email, email_srv, email_iss) = issuer_server(&dir.path().join("oidc-email"), None).await;
+    let config = CaConfig::from_yaml(&format!(
+        r#"
+oidc-issuers:
+  {GITHUB}:
+    issuer-url: {GITHUB}
+    client-id: sigstore
+    type: github-workflow
+    discovery-url: {gh_url}/.well-known/openid-configuration
+  {email_iss}:
+    issuer-url: {email_iss}
+    client-id: sigstore
+    type: email
+"#,
+        gh_url = gh_srv.url()
+    ))
+    .unwrap();
+    let ca_state = sigil_ca::open_ca(&dir.path().join("ca"), &config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ca = sigil_ca::spawn(listener, sigil_ca::router(ca_state.clone())).unwrap();
+    Stack {
+        _dir: dir,
+        gh,
+        email,
+        email_iss,
+        ca,
+        ca_state,
+        _servers: vec![gh_srv, email_srv],
+        http: reqwest::Client::new(),
+    }
+}
+
+fn profile() -> WorkflowProfile {
+    WorkflowProfile::new(
+        "octo/hello",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.2.3",
+        None,
+        "push",
+    )
+    .unwrap()
+}
+
+struct Key {
+    pair: EcdsaKeyPair,
+    rng: SystemRandom,
+}
+
+impl Key {
+    fn new() -> Self {
+        let rng = SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref(), &rng).unwrap();
+        Key { pair, rng }
+    }
+    fn pem(&self) -> String {
+        let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+        spki.extend_from_slice(self.pair.public_key().as_ref());
+        pem::encode(&pem::Pem::new("PUBLIC KEY", spki))
+    }
+    fn sign(&self, msg: &str) -> String {
+        B64.encode(self.pair.sign(&self.rng, msg.as_bytes()).unwrap().as_ref())
+    }
+}
+
+fn key_request(token: &str, key: &Key, signed: &str) -> Value {
+    json!({
+        "credentials": {"oidcIdentityToken": token},
+        "publicKeyRequest": {"publicKey": {"algorithm": "ECDSA", "content": key.pem()}, "proofOfPossession": key.sign(signed)}
+    })
+}
+
+impl Stack {
+    async fn post(&self, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v2/signingCert", self.ca.url()))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    fn github_token(&self, p: &WorkflowProfile) -> String {
+        self.gh.mint_github(GITHUB, p, "sigstore").unwrap()
+    }
+
+    async fn refused(&self, body: &Value, status: u16, needle: &str) {
+        let (got, resp) = self.post(body).await;
+        let msg = resp["message"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(got, status, "{msg}");
+        assert!(msg.contains(needle), "message `{msg}` lacks `{needle}`");
+        assert!(
+            self.ca_state
+                .ct_log
+                .as_ref()
+                .unwrap()
+                .entries()
+                .unwrap()
+                .is_empty(),
+            "something was logged"
+        );
+    }
+}
+
+fn chain_of(resp: &Value) -> Vec<Vec<u8>> {
+    resp["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| pem::parse(p.as_str().unwrap()).unwrap().into_contents())
+        .collect()
+}
+
+fn ext<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a x509_cert::ext::Extension> {
+    cert.tbs_certificate
+        .extensions
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|e| e.extn_id.to_string() == oid)
+}
+
+#[tokio::test]
+async fn github_workflow_certificate_on_fulcio_profile_with_valid_sct() {
+    let s = stack().await;
+    let p = profile();
+    let token = s.github_token(&p);
+    let key = Key::new();
+    let sub = format!("repo:{}:ref:{}", p.repository, p.git_ref);
+    let (status, resp) = s.post(&key_request(&token, &key, &sub)).await;
+    assert_eq!(status, 201, "{resp}");
+    let chain = chain_of(&resp);
+    assert_eq!(chain.len(), 3, "leaf, intermediate, root");
+    let leaf = Certificate::from_der(&chain[0]).unwrap();
+    let inter = Certificate::from_der(&chain[1]).unwrap();
+    let root = Certificate::from_der(&chain[2]).unwrap();
+
+    // Profile.
+    let tbs = &leaf.tbs_certificate;
+    assert!(tbs.subject.0.is_empty(), "empty subject");
+    let validity =
+        tbs.validity.not_after.to_unix_duration() - tbs.validity.not_before.to_unix_duration();
+    assert_eq!(validity.as_secs(), 600);
+    assert_eq!(tbs.serial_number.as_bytes().len(), 20);
+    assert!(ext(&leaf, "2.5.29.17").unwrap().critical, "SAN critical");
+    let ku = ext(&leaf, "2.5.29.15").unwrap();
+    assert!(ku.critical);
+    assert_eq!(
+        ku.extn_value.as_bytes(),
+        [0x03, 0x02, 0x07, 0x80],
+        "digitalSignature only"
+    );
+    let eku = ext(&leaf, "2.5.29.37").unwrap();
+    assert!(eku
+        .extn_value
+        .as_bytes()
+        .ends_with(&[0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03]));
+    assert!(
+        ext(&leaf, "2.5.29.14").is_some() && ext(&leaf, "2.5.29.35").is_some(),
+        "SKI and AKI"
+    );
+    assert!(
+        ext(&leaf, "1.3.6.1.4.1.11129.2.4.3").is_none(),
+        "no poison in the final leaf"
+    );
+    assert_eq!(
+        leaf.tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes(),
+        key.pair.public_key().as_ref()
+    );
+
+    // Identity and extensions, through the parser verifiers use.
+    let id = CertificateIdentity::from_der(&chain[0]).unwrap();
+    let workflow = "https://github.com/octo/hello/.github/workflows/release.yml@refs/tags/v1.2.3";
+    assert_eq!(id.san, SubjectAltName::Uri(workflow.into()));
+    assert_eq!(id.sans.len(), 1);
+    assert_eq!(id.issuer.as_deref(), Some(GITHUB));
+    assert_eq!(id.get(Extension::Issuer), Some(GITHUB));
+    assert_eq!(id.get(Extension::GithubWorkflowTrigger), Some("push"));
+    assert_eq!(id.get(Extension::GithubWorkflowName), Some("release"));
+    assert_eq!(
+        id.get(Extension::GithubWorkflowRepository),
+        Some("octo/hello")
+    );
+    assert_eq!(
+        id.get(Extension::GithubWorkflowRef),
+        Some("refs/tags/v1.2.3")
+    );
+    assert_eq!(id.get(Extension::GithubWorkflowSha), Some(p.sha.as_str()));
+    assert_eq!(id.get(Extension::BuildSignerUri), Some(workflow));
+    assert_eq!(
+        id.get(Extension::SourceRepositoryUri),
+        Some("https://github.com/octo/hello")
+    );
+    assert_eq!(
+        id.get(Extension::SourceRepositoryOwnerUri),
+        Some("https://github.com/octo")
+    );
+    assert_eq!(
+        id.get(Extension::SourceRepositoryIdentifier),
+        Some(p.repository_id.as_str())
+    );
+    assert_eq!(
+        id.get(Extension::RunInvocationUri).unwrap(),
+        format!(
+            "https://github.com/octo/hello/actions/runs/{}/attempts/1",
+            p.run_id
+        )
+    );
+    assert_eq!(id.get(Extension::TokenSubject), Some(sub.as_str()));
+    assert_eq!(id.get(Extension::DeploymentEnvironment), None);
+    assert_eq!(id.extensions.len(), 22, "1-6, 8-22 and 24");
+    // Encodings: raw for 1-6, DER UTF8String for 8-24.
+    assert_eq!(
+        ext(&leaf, "1.3.6.1.4.1.57264.1.1")
+            .unwrap()
+            .extn_value
+            .as_bytes(),
+        GITHUB.as_bytes()
+    );
+    assert_eq!(
+        ext(&leaf, "1.3.6.1.4.1.57264.1.8")
+            .unwrap()
+            .extn_value
+            .as_bytes()[0],
+        0x0c
+    );
+
+    // Chain signatures.
+    let verify = |child: &Certificate, parent: &Certificate| {
+        let key = parent
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
+        let k =
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, key);
+        k.verify(
+            &child.tbs_certificate.to_der().unwrap(),
+            child.signature.raw_bytes(),
+        )
+        .is_ok()
+    };
+    assert!(verify(&leaf, &inter) && verify(&inter, &root) && verify(&root, &root));
+
+    // SCT, exactly as sigstore-go / ct-go check it.
+    let log = s.ca_state.ct_log.as_ref().unwrap();
+    let inter_spki = inter
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let sct = fulcio::verify_embedded_sct(&leaf, &inter_spki, log.public_key_spki()).unwrap();
+    assert_eq!(sct.log_id, log.log_id());
+    // The precert entry was stored durably before the SCT was returned.
+    assert_eq!(log.entries().unwrap().len(), 1);
+
+    // trustBundle and rootCert carry the same chain.
+    let tb: Value = s
+        .http
+        .get(format!("{}/api/v2/trustBundle", s.ca.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tb["chains"][0]["certificates"].as_array().unwrap().len(), 2);
+    let root_pem = s
+        .http
+        .get(format!("{}/api/v1/rootCert", s.ca.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(root_pem.matches("BEGIN CERTIFICATE").count(), 2);
+}
+
+#[tokio::test]
+async fn email_identity_by_csr_and_by_bearer_header() {
+    let s = stack().await;
+    let token = s
+        .email
+        .mint_email(&s.email_iss, "alice@example.com", "sigstore")
+        .unwrap();
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&kp)
+        .unwrap();
+    let csr_pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr.der().to_vec()));
+    let body = json!({"certificateSigningRequest": B64.encode(csr_pem)});
+    let resp = s
+        .http
+        .post(format!("{}/api/v2/signingCert", s.ca.url()))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let chain = chain_of(&resp.json().await.unwrap());
+    let id = CertificateIdentity::from_der(&chain[0]).unwrap();
+    assert_eq!(id.san, SubjectAltName::Email("alice@example.com".into()));
+    assert_eq!(id.issuer.as_deref(), Some(s.email_iss.as_str()));
+    assert_eq!(id.extensions.len(), 2, "issuer v1 and v2 only");
+}
+
+#[tokio::test]
+async fn runner_token_protocol_and_discovery() {
+    let s = stack().await;
+    let p = profile();
+    let settings = s.gh.settings().unwrap();
+    let request_token = s.gh.request_token(&p).unwrap();
+    let url = format!("{}/token?api-version=2.0", settings.url);
+    let resp: Value = s
+        .http
+        .get(format!("{url}&audience=sigstore"))
+        .header("Authorization", format!("bearer {request_token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = resp["value"].as_str().unwrap();
+    let claims: Value =
+        serde_json::from_slice(&B64URL.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["iss"], GITHUB);
+    assert_eq!(claims["aud"], "sigstore");
+    assert_eq!(
+        claims["job_workflow_ref"],
+        "octo/hello/.github/workflows/release.yml@refs/tags/v1.2.3"
+    );
+    assert_eq!(claims["repository_owner"], "octo");
+    assert_eq!(claims["runner_environment"], "github-hosted");
+    let key = Key::new();
+    let (status, _) = s
+        .post(&key_request(jwt, &key, claims["sub"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 201);
+
+    // A forged or missing request token gets nothing.
+    let forged = format!("{}x", request_token);
+    for auth in [format!("bearer {forged}"), String::new()] {
+        let r = s
+            .http
+            .get(format!("{url}&audience=sigstore"))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let disco: Value = s
+        .http
+        .get(format!("{}/.well-known/openid-configuration", settings.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disco["issuer"], GITHUB);
+    assert_eq!(disco["id_token_signing_alg_values_supported"][0], "RS256");
+}
+
+fn forge(header: Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let input = format!(
+        "{}.{}",
+        B64URL.encode(serde_json::to_vec(&header).unwrap()),
+        B64URL.encode(serde_json::to_vec(claims).unwrap())
+    );
+    let sig = sign(input.as_bytes());
+    format!("{input}.{}", B64URL.encode(sig))
+}
+
+fn claims_of(jwt: &str) -> Value {
+    serde_json::from_slice(&B64URL.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_and_nothing_is_issued() {
+    let s = stack().await;
+    let key = Key::new();
+    let p = profile();
+    let good = s.github_token(&p);
+    let claims = claims_of(&good);
+    let sub = claims["sub"].as_str().unwrap().to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut c = claims.as_object().unwrap().clone();
+        f(&mut c);
+        s.gh.mint(&c).unwrap()
+    };
+
+    let expired = with(&|c| {
+        c.insert("exp".into(), json!(now - 3600));
+        c.insert("iat".into(), json!(now - 4000));
+        c.insert("nbf".into(), json!(now - 4000));
+    });
+    s.refused(&key_request(&expired, &key, &sub), 401, "ExpiredSignature")
+        .await;
+
+    let not_yet = with(&|c| {
+        c.insert("nbf".into(), json!(now + 3600));
+    });
+    s.refused(&key_request(&not_yet, &key, &sub), 401, "ImmatureSignature")
+        .await;
+
+    let wrong_aud =
+        s.gh.mint_github(GITHUB, &p, "https://github.com/octo")
+            .unwrap();
+    s.refused(&key_request(&wrong_aud, &key, &sub), 401, "InvalidAudience")
+        .await;
+
+    let unknown =
+        s.gh.mint_github("https://evil.example.com", &p, "sigstore")
+            .unwrap();
+    s.refused(
+        &key_request(&unknown, &key, &sub),
+        401,
+        "issuer `https://evil.example.com` is not configured",
+    )
+    .await;
+
+    // Same claims, signed by a different RSA key (another issuer's) with our kid.
+    let other = DevIssuer::open(&s._dir.path().join("other")).unwrap();
+    let mut parts: Vec<String> = other
+        .mint(claims.as_object().unwrap())
+        .unwrap()
+        .split('.')
+        .map(str::to_owned)
+        .collect();
+    parts[0] = good.split('.').next().unwrap().to_owned();
+    let bad_sig = parts.join(".");
+    s.refused(&key_request(&bad_sig, &key, &sub), 401, "InvalidSignature")
+        .await;
+
+    // Tampered payload with the original signature.
+    let mut tampered: Vec<&str> = good.split('.').collect();
+    let mut c2 = claims.clone();
+    c2["repository"] = json!("octo/evil");
+    let enc = B64URL.encode(serde_json::to_vec(&c2).unwrap());
+    tampered[1] = &enc;
+    s.refused(
+        &key_request(&tampered.join("."), &key, &sub),
+        401,
+        "InvalidSignature",
+    )
+    .await;
+
+    // alg: none, with and without a signature part.
+    let none = forge(json!({"alg": "none", "typ": "JWT"}), &claims, |_| {
+        Vec::new()
+    });
+    s.refused(
+        &key_request(&none, &key, &sub),
+        401,
+        "`none` is never accepted",
+    )
+    .await;
+
+    // HS256 "signed" with the issuer's public key material (the classic key-confusion attack).
+    let jwks = s.gh.jwks();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    for secret in [
+        jwks.to_string(),
+        jwks["keys"][0]["n"].as_str().unwrap().to_owned(),
+    ] {
+        let hs = forge(
+            json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+            &claims,
+            |m| {
+                ring::hmac::sign(
+                    &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+                    m,
+                )
+                .as_ref()
+                .to_vec()
+            },
+        );
+        s.refused(&key_request(&hs, &key, &sub), 401, "algorithm")
+            .await;
+    }
+
+    // Missing required GitHub claims.
+    for claim in ["job_workflow_ref", "repository_id", "run_attempt", "sub"] {
+        let missing = with(&|c| {
+            c.remove(claim);
+        });
+        let status = if claim == "sub" { 401 } else { 400 };
+        s.refused(&key_request(&missing, &key, &sub), status, claim)
+            .await;
+    }
+
+    // Email tokens need a verified address.
+    let unverified = {
+        let mut c = claims_of(
+            &s.email
+                .mint_email(&s.email_iss, "bob@example.com", "sigstore")
+                .unwrap(),
+        );
+        c["email_verified"] = json!(false);
+        s.email.mint(c.as_object().unwrap()).unwrap()
+    };
+    s.refused(
+        &key_request(&unverified, &key, "bob@example.com"),
+        400,
+        "email_verified",
+    )
+    .await;
+
+    // Not a JWT at all.
+    s.refused(
+        &key_request("garbage", &key, &sub),
+        401,
+        "three base64url parts",
+    )
+    .await;
+    s.refused(&json!({"publicKeyRequest": {"publicKey": {"content": key.pem()}, "proofOfPossession": key.sign(&sub)}}), 401, "bearer").await;
+}
+
+#[tokio::test]
+async fn bad_keys_proofs_and_requests_are_refused() {
+    let s = stack().await;
+    let key = Key::new();
+    let token = s.github_token(&profile());
+    let sub = claims_of(&token)["sub"].as_str().unwrap().to_owned();
+
+    // Proof over the wrong value, and by another key.
+    s.refused(
+        &key_request(&token, &key, "someone-else"),
+        400,
+        "proof of possession",
+    )
+    .await;
+    let other = Key::new();
+    let mut body = key_request(&token, &key, &sub);
+    body["publicKeyRequest"]["proofOfPossession"] = json!(other.sign(&sub));
+    s.refused(&body, 400, "proof of possession").await;
+
+    // CSR with a bad signature.
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&kp)
+        .unwrap()
+        .der()
+        .to_vec();
+    let n = csr.len();
+    csr[n - 5] ^= 0x01;
+    let csr_pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr));
+    s.refused(&json!({"credentials": {"oidcIdentityToken": token}, "certificateSigningRequest": B64.encode(csr_pem)}), 400, "signature").await;
+
+    // Unsupported key types and sizes: secp256k1, RSA-1024, garbage.
+    let mut k1 = hex::decode("3056301006072a8648ce3d020106052b8104000a034200").unwrap();
+    k1.extend_from_slice(key.pair.public_key().as_ref());
+    let rsa1024 = {
+        use rsa::pkcs8::EncodePublicKey as _;
+        let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap();
+        k.to_public_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    };
+    for (spki, needle) in [
+        (k1, "elliptic curve 1.3.132.0.10"),
+        (rsa1024, "1024 bits"),
+        (vec![1, 2, 3], "malformed"),
+    ] {
+        let mut body = key_request(&token, &key, &sub);
+        body["publicKeyRequest"]["publicKey"]["content"] =
+            json!(pem::encode(&pem::Pem::new("PUBLIC KEY", spki)));
+        s.refused(&body, 400, needle).await;
+    }
+
+    // Malformed and oversized requests.
+    s.refused(
+        &json!({"credentials": {"oidcIdentityToken": token}}),
+        400,
+        "missing publicKeyRequest",
+    )
+    .await;
+    let resp = s
+        .http
+        .post(format!("{}/api/v2/signingCert", s.ca.url()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let big = json!({"credentials": {"oidcIdentityToken": "x".repeat(100_000)}});
+    s.refused(&big, 413, "request body over").await;
+}
+
+#[tokio::test]
+async fn ct_log_add_pre_chain_checks_its_input() {
+    let s = stack().await;
+    let log = s.ca_state.ct_log.clone().unwrap();
+    let root = s.ca_state.authority.root_der().to_vec();
+    let inter = s.ca_state.authority.intermediate_der().to_vec();
+    let url = format!("{}/ct/v1/add-pre-chain", s.ca.url());
+    let post = |chain: Vec<Vec<u8>>| {
+        let body = json!({"chain": chain.iter().map(|c| B64.encode(c)).collect::<Vec<_>>()});
+        let req = s.http.post(&url).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // The intermediate is not a precertificate.
+    let (status, body) = post(vec![inter.clone(), root.clone()]).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("poison"));
+    // A lone certificate, garbage, and a chain to a foreign root.
+    assert_eq!(post(vec![inter.clone()]).await.0, 400);
+    assert_eq!(
+        post(vec![vec![0x30, 0x03, 1, 2, 3], root.clone()]).await.0,
+        400
+    );
+    let gh_leaf = include_bytes!("../testdata/github-leaf.der").to_vec();
+    let gh_inter = include_bytes!("../testdata/fulcio-intermediate.der").to_vec();
+    assert_eq!(post(vec![gh_leaf, gh_inter]).await.0, 400);
+    assert!(log.entries().unwrap().is_empty());
+    let (status, roots) = {
+        let r = s
+            .http
+            .get(format!("{}/ct/v1/get-roots", s.ca.url()))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    assert_eq!(roots["certificates"][0], B64.encode(&root));
+}
+
+#[tokio::test]
+async fn state_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CaConfig::default();
+    let first = sigil_ca::open_ca(dir.path(), &config).unwrap();
+    let root = first.authority.root_der().to_vec();
+    let log_id = first.ct_log.as_ref().unwrap().log_id();
+    drop(first);
+    let second = sigil_ca::open_ca(dir.path(), &config).unwrap();
+    assert_eq!(second.authority.root_der(), root.as_slice());
+    assert_eq!(second.ct_log.as_ref().unwrap().log_id(), log_id);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("ca/intermediate.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn config_errors_are_clear() {
+    let err = CaConfig::from_yaml(
+        "oidc-issuers:\n  https://a:\n    issuer-url: https://b\n    type: email\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("differs"), "{err}");
+    let err = CaConfig::from_yaml(
+        "oidc-issuers:\n  https://a:\n    issuer-url: https://a\n    type: uri\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("subject-domain"), "{err}");
+    let err = CaConfig::from_yaml(
+        "oidc-issuers:\n  https://a:\n    issuer-url: https://a\n    type: kerberos\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown variant"), "{err}");
+    // Fulcio's JSON spelling.
+    let c = CaConfig::from_yaml(r#"{"OIDCIssuers": {"https://a": {"IssuerURL": "https://a", "ClientID": "sigstore", "Type": "email"}}}"#).unwrap();
+    assert_eq!(c.oidc_issuers.len(), 1);
+}
