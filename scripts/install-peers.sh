@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SIGIL_PEERS_VENV:-$here/.venv-peers}
 
 need_apt=()
-for pkg in docker-registry skopeo umoci wrk curl; do
+for pkg in docker-registry skopeo umoci wrk curl libssl-dev pkg-config openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
