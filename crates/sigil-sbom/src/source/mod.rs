@@ -11,10 +11,12 @@ use crate::model::SourceInfo;
 
 mod docker;
 mod oci;
+mod registry;
 mod tarindex;
 
 pub use docker::DockerArchive;
 pub use oci::{OciArchive, OciDir};
+pub use registry::RegistrySource;
 
 /// One layer of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
