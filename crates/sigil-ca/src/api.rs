@@ -248,3 +248,53 @@ async fn get_roots(State(state): State<CaState>) -> Json<serde_json::Value> {
         .collect();
     Json(json!({ "certificates": roots }))
 }
+
+impl CaState {
+    /// The parts of a Sigstore `trusted_root.json` (protobuf-specs `TrustedRoot`) this CA
+    /// contributes: `certificateAuthorities` (intermediate then root) and `ctlogs` (the
+    /// embedded log, if any). `url` is where clients reach the CA.
+    pub fn trust_root_fragment(&self, url: &str) -> serde_json::Value {
+        let root = x509_cert::Certificate::from_der(self.authority.root_der()).ok();
+        let start = root
+            .map(|c| c.tbs_certificate.validity.not_before.to_date_time())
+            .and_then(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t.unix_duration().as_secs() as i64).ok()
+            })
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let chain: Vec<_> = self
+            .authority
+            .chain_der()
+            .iter()
+            .map(|c| json!({ "rawBytes": B64.encode(c) }))
+            .collect();
+        let ctlogs: Vec<_> = self
+            .ct_log
+            .iter()
+            .map(|log| {
+                json!({
+                    "baseUrl": url,
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {
+                        "rawBytes": B64.encode(log.public_key_spki()),
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "validFor": { "start": start },
+                    },
+                    "logId": { "keyId": B64.encode(log.log_id()) },
+                })
+            })
+            .collect();
+        json!({
+            "certificateAuthorities": [{
+                "subject": { "organization": "sigil", "commonName": "sigil-root" },
+                "uri": url,
+                "certChain": { "certificates": chain },
+                "validFor": { "start": start },
+            }],
+            "ctlogs": ctlogs,
+        })
+    }
+}
