@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod image;
+pub mod registry;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
