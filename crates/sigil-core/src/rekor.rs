@@ -24,7 +24,9 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError, NoteVerifier};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::merkle::{self, Hash, ProofError};
 
-pub use body::{canonicalize_proposed, AcceptedEntry, EntryKind, DEFAULT_MAX_ENTRY_SIZE};
+pub use body::{
+    canonical_verifier_pem, canonicalize_proposed, AcceptedEntry, EntryKind, DEFAULT_MAX_ENTRY_SIZE,
+};
 pub use jcs::{canonicalize as canonical_json, JcsError};
 
 /// A Rekor entry or SET could not be parsed, accepted or verified.

@@ -318,7 +318,9 @@ impl FileStore {
             let mut buf = [0u8; REC as usize];
             let mut keybuf = Vec::new();
             while (n + 1) * REC <= index_len {
-                reader.read_exact(&mut buf).map_err(io("reading", &index_path))?;
+                reader
+                    .read_exact(&mut buf)
+                    .map_err(io("reading", &index_path))?;
                 let Some(r) = Record::decode(&buf) else { break };
                 let end = r.offset + u64::from(r.len);
                 let kend = r.keys_offset + 8 * u64::from(r.nkeys);
@@ -540,7 +542,12 @@ impl FileStore {
             return Err(StoreError::NoSuchLeaf { index, size });
         }
         let mut buf = [0u8; REC as usize];
-        read_exact_at(&self.index, &mut buf, index * REC, &self.dir.join("index.dat"))?;
+        read_exact_at(
+            &self.index,
+            &mut buf,
+            index * REC,
+            &self.dir.join("index.dat"),
+        )?;
         Record::decode(&buf).ok_or_else(|| StoreError::Corrupt(format!("index record {index}")))
     }
 
@@ -702,7 +709,12 @@ impl LogStorage for FileStore {
     fn leaf_data(&self, index: u64) -> Result<Vec<u8>, StoreError> {
         let r = self.record(index)?;
         let mut data = vec![0u8; r.len as usize];
-        read_exact_at(&self.entries, &mut data, r.offset, &self.dir.join("entries.dat"))?;
+        read_exact_at(
+            &self.entries,
+            &mut data,
+            r.offset,
+            &self.dir.join("entries.dat"),
+        )?;
         Ok(data)
     }
 
@@ -715,7 +727,12 @@ impl LogStorage for FileStore {
             .level_file(level)
             .ok_or(StoreError::NoSuchNode { level, index })?;
         let mut h = [0u8; 32];
-        read_exact_at(&f, &mut h, index * 32, &level_path(&self.dir, level as usize))?;
+        read_exact_at(
+            &f,
+            &mut h,
+            index * 32,
+            &level_path(&self.dir, level as usize),
+        )?;
         Ok(h)
     }
 
@@ -728,11 +745,17 @@ impl LogStorage for FileStore {
                 index: start.saturating_add(count),
             });
         }
-        let f = self
-            .level_file(level)
-            .ok_or(StoreError::NoSuchNode { level, index: start })?;
+        let f = self.level_file(level).ok_or(StoreError::NoSuchNode {
+            level,
+            index: start,
+        })?;
         let mut buf = vec![0u8; (count * 32) as usize];
-        read_exact_at(&f, &mut buf, start * 32, &level_path(&self.dir, level as usize))?;
+        read_exact_at(
+            &f,
+            &mut buf,
+            start * 32,
+            &level_path(&self.dir, level as usize),
+        )?;
         Ok(buf)
     }
 

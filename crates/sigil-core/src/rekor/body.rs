@@ -395,6 +395,12 @@ fn intoto(spec: &Value) -> Result<AcceptedEntry, RekorError> {
     finish(EntryKind::Intoto, "0.0.2", body, keys)
 }
 
+/// The PEM a key or certificate is stored as (Rekor's `CanonicalValue`), for searching by
+/// public key: the hex SHA-256 of this is the index key of entries signed with it.
+pub fn canonical_verifier_pem(pem_bytes: &[u8]) -> Result<String, RekorError> {
+    Verifier::parse(pem_bytes).map(|v| v.canonical_pem)
+}
+
 /// A public key or certificate given in an entry.
 struct Verifier {
     key: PublicKey,

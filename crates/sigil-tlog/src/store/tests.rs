@@ -38,7 +38,10 @@ fn check(store: &FileStore, n: u64) {
     }
     for i in 0..n {
         assert_eq!(store.leaf_data(i).unwrap(), leaf(i).data);
-        assert_eq!(store.find_leaf(&merkle::leaf_hash(&leaf(i).data)).unwrap(), Some(i));
+        assert_eq!(
+            store.find_leaf(&merkle::leaf_hash(&leaf(i).data)).unwrap(),
+            Some(i)
+        );
         assert_eq!(store.search(search_key(&format!("k{i}"))).unwrap(), vec![i]);
     }
     assert_eq!(
@@ -71,7 +74,10 @@ fn appends_proofs_and_reopen() {
     fill(&s, 37, 100, 7);
     check(&s, 100);
     assert_eq!(s.leaf_info(5).unwrap().integrated_time, 1005);
-    assert!(matches!(s.leaf_info(100), Err(StoreError::NoSuchLeaf { .. })));
+    assert!(matches!(
+        s.leaf_info(100),
+        Err(StoreError::NoSuchLeaf { .. })
+    ));
     assert!(s.node(0, 100).is_err());
     assert_eq!(s.find_leaf(&[0u8; 32]).unwrap(), None);
 }
@@ -85,7 +91,10 @@ fn recovers_from_torn_tails_and_lost_levels() {
     }
     // A torn batch: half an index record, stray data, a garbage level tail.
     let append = |name: &str, bytes: &[u8]| {
-        let mut f = OpenOptions::new().append(true).open(dir.path().join(name)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(name))
+            .unwrap();
         f.write_all(bytes).unwrap();
     };
     append("index.dat", &[7u8; 40]);
@@ -101,7 +110,10 @@ fn recovers_from_torn_tails_and_lost_levels() {
     }
     // A record whose data never made it to disk is dropped with everything after it.
     {
-        let f = OpenOptions::new().write(true).open(dir.path().join("entries.dat")).unwrap();
+        let f = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("entries.dat"))
+            .unwrap();
         let len = f.metadata().unwrap().len();
         f.write_all_at(b"XXXX", len - 4).unwrap();
     }

@@ -1,0 +1,272 @@
+//! Load benchmark of the log (not a test: it prints figures, asserts nothing about speed).
+//!
+//! For each pre-loaded size N (default 0 and 1,000,000; `TLOG_BENCH_SIZES=0,1000000,10000000`):
+//! 1. pre-load N hashedrekord-shaped entries straight into the store (batches of 4096);
+//! 2. start the log's HTTP server on 127.0.0.1:0 and send `TLOG_BENCH_REQUESTS` (default
+//!    20,000) real hashedrekord entries from 64 concurrent clients, each with its own P-256
+//!    key and signature, so the server pays the signature check; report durable appends/s and
+//!    add latency p50/p99;
+//! 3. 64 clients GET `/api/v1/log/entries?logIndex=<random>` (entry + SET + inclusion proof):
+//!    p50/p99;
+//! 4. bytes on disk per entry.
+//!
+//! Run with `bench/tlog/run.sh` (or `cargo bench -p sigil-tlog --bench load`). Set
+//! `TLOG_BENCH_DIR` to keep the pre-loaded directories somewhere with room (10 M entries
+//! take about 8 GB).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use sigil_core::keys::PrivateKey;
+use sigil_tlog::{search_key, FileStore, LogConfig, LogStorage, NewLeaf, TlogServer};
+
+const CLIENTS: usize = 64;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let m = e.metadata().unwrap();
+                    if m.is_dir() {
+                        dir_bytes(&e.path())
+                    } else {
+                        m.len()
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Pre-loads `n` entries shaped like public Rekor's hashedrekord bodies (a PEM key, a DER
+/// signature, a distinct artifact hash each).
+fn preload(dir: &Path, n: u64) {
+    let store = FileStore::open(&dir.join("tree")).unwrap();
+    let have = store.size();
+    if have >= n {
+        return;
+    }
+    let key = PrivateKey::generate_p256().unwrap();
+    let pem_b64 = B64.encode(key.public_key().to_pem());
+    let sig_b64 = B64.encode(key.sign(b"x").unwrap());
+    let key_hash = hex::encode(Sha256::digest(key.public_key().to_pem().as_bytes()));
+    let start = Instant::now();
+    let mut i = have;
+    while i < n {
+        let end = (i + 4096).min(n);
+        let leaves: Vec<NewLeaf> = (i..end)
+            .map(|j| {
+                let h = hex::encode(Sha256::digest(j.to_le_bytes()));
+                let body = format!(
+                    r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{h}"}}}},"signature":{{"content":"{sig_b64}","publicKey":{{"content":"{pem_b64}"}}}}}}}}"#
+                );
+                NewLeaf {
+                    data: body.into_bytes(),
+                    keys: vec![search_key(&format!("sha256:{h}")), search_key(&key_hash)],
+                }
+            })
+            .collect();
+        store.append(&leaves, 1_700_000_000).unwrap();
+        i = end;
+        if i % 1_000_000 < 4096 {
+            eprintln!(
+                "  pre-loaded {i} entries ({:.0} s)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+fn requests(count: usize) -> Vec<Vec<u8>> {
+    // Distinct keys and signatures for every request.
+    (0..count)
+        .map(|i| {
+            let key = PrivateKey::generate_p256().unwrap();
+            let artifact = format!("bench artifact {i} {:?}", Instant::now());
+            let sig = key.sign(artifact.as_bytes()).unwrap();
+            serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(artifact.as_bytes()))}},
+                "signature": {"content": B64.encode(sig), "publicKey": {"content": B64.encode(key.public_key().to_pem())}}}})
+            .to_string()
+            .into_bytes()
+        })
+        .collect()
+}
+
+async fn run_load(url: &str, reqs: Vec<Vec<u8>>) -> (f64, Vec<Duration>) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    let queue = Arc::new(std::sync::Mutex::new(reqs));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, queue, url) = (
+            http.clone(),
+            queue.clone(),
+            format!("{url}/api/v1/log/entries"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let Some(body) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let t = Instant::now();
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                r.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    (all.len() as f64 / secs, all)
+}
+
+async fn run_reads(url: &str, size: u64, count: usize) -> Vec<Duration> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    let per = count / CLIENTS;
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (http, url) = (http.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1);
+            let mut lat = Vec::new();
+            for _ in 0..per {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = x % size;
+                let t = Instant::now();
+                let r = http
+                    .get(format!("{url}/api/v1/log/entries?logIndex={i}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::var("TLOG_BENCH_SIZES")
+        .unwrap_or_else(|_| "0,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().replace('_', "").parse().ok())
+        .collect();
+    let n_req = env_usize("TLOG_BENCH_REQUESTS", 20_000);
+    let n_reads = env_usize("TLOG_BENCH_READS", 20_000);
+    let base: PathBuf = std::env::var_os("TLOG_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let keep = std::env::var_os("TLOG_BENCH_DIR").is_some();
+    println!("sigil-tlog load benchmark: {CLIENTS} clients, {n_req} appends and {n_reads} proof reads per size");
+    println!("| pre-loaded | appends/s | add p50 ms | add p99 ms | proof GET p50 ms | proof GET p99 ms | bytes/entry |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut first_rate = None;
+    let mut rows = Vec::new();
+    for n in sizes {
+        let dir = base.join(format!("sigil-tlog-bench-{n}"));
+        if !keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        eprintln!("pre-loading {n} entries into {}", dir.display());
+        preload(&dir, n);
+        eprintln!("signing {n_req} requests with distinct keys");
+        let reqs = requests(n_req);
+        let server_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = server_rt
+            .block_on(TlogServer::start(
+                "127.0.0.1:0".parse().unwrap(),
+                &dir,
+                LogConfig::default(),
+            ))
+            .unwrap();
+        let url = server.url();
+        let client_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (rate, lat) = client_rt.block_on(run_load(&url, reqs));
+        let size = server.log().head().size;
+        let reads = client_rt.block_on(run_reads(&url, size, n_reads));
+        let bytes = dir_bytes(&dir) as f64 / size as f64;
+        let row = format!(
+            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {bytes:.0} |",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            pct(&reads, 0.5),
+            pct(&reads, 0.99)
+        );
+        println!("{row}");
+        rows.push((n, rate));
+        first_rate.get_or_insert(rate);
+        server_rt.block_on(server.shutdown()).unwrap();
+        drop(server_rt);
+        if !keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    if let Some(r0) = first_rate {
+        for (n, r) in rows.iter().skip(1) {
+            println!(
+                "append rate at {n} entries / at the first size: {:.2}",
+                r / r0
+            );
+        }
+    }
+    println!("anchors (not run here, see reference/perf.md): Tessera POSIX 1,590-10,000 writes/s; Trillian ~60 qps per tree; goal >= 5,000 appends/s, proof p99 <= 2 ms at 10 M");
+}
