@@ -39,19 +39,19 @@ umoci config --image "$out/oci:test" --config.cmd /bin/bash --architecture amd64
 umoci unpack --image "$out/oci:test" "$out/bundle"
 root="$out/bundle/rootfs"
 tar -C "$root" -xf "$out/base.tar"
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 2: Debian packages (including a Java library jar and a Python module).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 chroot "$root" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates curl libcommons-lang3-java python3-six >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*'
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 3: Python packages with pip --target (dist-info directories).
 site="$root/usr/local/lib/python3.11/dist-packages"
 mkdir -p "$site"
 python3 -m pip install -q --disable-pip-version-check --no-compile --target "$site" \
   'requests==2.32.3' 'PyYAML==6.0.2' 'packaging==24.2' 'attrs==24.3.0'
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 4: an npm tree.
 mkdir -p "$root/srv/app"
@@ -60,7 +60,7 @@ cat > "$root/srv/app/package.json" <<'JSON'
  "dependencies": {"express": "4.21.2", "lodash": "4.17.21", "@types/node": "22.10.2"}}
 JSON
 (cd "$root/srv/app" && npm install --no-audit --no-fund --silent >/dev/null)
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 5: a Go binary (with a local replace) and a Rust binary built with cargo-auditable.
 mkdir -p "$work/go/dep"
@@ -91,7 +91,7 @@ TOML
 printf 'fn main() { let mut b = itoa::Buffer::new(); let v: smallvec::SmallVec<[u8; 4]> = smallvec::smallvec![1]; println!("{} {}", b.format(42), v.len()); }\n' > "$work/rust/src/main.rs"
 (cd "$work/rust" && CARGO_TARGET_DIR="$out/rust-target" cargo auditable build --release -q)
 cp "$out/rust-target/release/rusthello" "$root/usr/local/bin/rusthello"
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 6: a jar with Maven metadata (pom.properties and a manifest).
 mkdir -p "$work/jar/META-INF/maven/com.example/sbom-demo" "$work/jar/com/example"
@@ -100,12 +100,12 @@ printf 'Manifest-Version: 1.0\nImplementation-Title: sbom-demo\nImplementation-V
 printf 'demo' > "$work/jar/com/example/Demo.txt"
 mkdir -p "$root/opt/app"
 (cd "$work/jar" && jar cfm "$root/opt/app/sbom-demo-2.4.0.jar" "$work/manifest.mf" .)
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 
 # Layer 7: deletions (whiteouts): a pip package and an npm package.
 rm -rf "$site/yaml" "$site/_yaml" "$site"/PyYAML-*.dist-info "$root/srv/app/node_modules/lodash"
 rm -f "$root/etc/resolv.conf"
-umoci repack --image "$out/oci:test" "$out/bundle"
+umoci repack --refresh-bundle --image "$out/oci:test" "$out/bundle"
 umoci gc --layout "$out/oci"
 
 tar -C "$out/oci" -cf "$out/image.oci.tar" .

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::catalog::{self, Found};
 use crate::error::Error;
-use crate::limits::{Limits, RATIO_GRACE_BYTES};
+use crate::limits::Limits;
 use crate::model::Warning;
 
 /// What a kept file holds.
@@ -160,7 +160,7 @@ impl<R: Read> Read for Bounded<'_, R> {
             return Err(over("uncompressed size", self.limits.max_layer_bytes));
         }
         let raw = self.raw.load(Ordering::Relaxed).max(1);
-        if self.out > RATIO_GRACE_BYTES && self.out / raw > self.limits.max_ratio {
+        if self.out > self.limits.ratio_grace_bytes && self.out / raw > self.limits.max_ratio {
             return Err(over("compression ratio", self.limits.max_ratio));
         }
         Ok(n)

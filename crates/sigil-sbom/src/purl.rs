@@ -1,13 +1,16 @@
 //! Package URLs (purl-spec), written the way Syft 1.18.1 writes them through packageurl-go:
 //! qualifiers sorted by key, and `+`, `@` and other reserved characters percent-encoded in
-//! names, versions and qualifier values while `:` and `/` stay literal
+//! names, versions and qualifier values while `:`, `/`, `(` and `)` stay literal
 //! (`pkg:deb/debian/libc6@2.36-9%2Bdeb12u1?arch=amd64&distro=debian-12&upstream=glibc`).
 
-/// Percent-encodes everything outside `[A-Za-z0-9.-_~:/]`.
+/// Percent-encodes everything outside `[A-Za-z0-9.-_~:/()]` (Syft writes Go's `(devel)`
+/// versions unescaped: `pkg:golang/./dep@(devel)`).
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':' | b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'.' | b'-' | b'_' | b'~' | b':' | b'/' | b'(' | b')')
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));

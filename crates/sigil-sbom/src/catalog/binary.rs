@@ -187,15 +187,15 @@ fn go_buildinfo(sec: &[u8], found: &mut Found) -> Result<(), String> {
                 sum: get(3),
             }),
             Some("=>") => {
-                // A replace directive applies to the module just above it; a local path
-                // replacement keeps the original module identity (as Syft does).
-                let path = get(1);
-                if !(path.starts_with('.') || path.starts_with('/')) {
-                    if let Some(last) = deps.last_mut() {
-                        last.path = path;
-                        last.version = get(2);
-                        last.sum = get(3);
-                    }
+                // A replace directive applies to the module just above it. Syft 1.18.1 reports
+                // the replacement even when it is a local path (`./dep`, version `(devel)`).
+                if let Some(last) = deps.last_mut() {
+                    last.path = get(1);
+                    last.version = match get(2) {
+                        v if v.is_empty() => "(devel)".to_string(),
+                        v => v,
+                    };
+                    last.sum = get(3);
                 }
             }
             Some("build") => {
