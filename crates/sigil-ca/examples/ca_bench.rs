@@ -25,12 +25,17 @@ use serde_json::{json, Value};
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if args.get(1).map(String::as_str) == Some("serve") {
         rt.block_on(serve(PathBuf::from(&args[2])));
         return;
@@ -47,7 +52,12 @@ async fn serve(dir: PathBuf) {
     let issuer = Arc::new(sigil_ca::DevIssuer::open(&dir.join("oidc")).unwrap());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let oidc = sigil_ca::spawn(l, sigil_ca::issuer_router(issuer.clone())).unwrap();
-    issuer.set_settings(sigil_ca::IssuerSettings { issuer: GITHUB.into(), url: oidc.url() }).unwrap();
+    issuer
+        .set_settings(sigil_ca::IssuerSettings {
+            issuer: GITHUB.into(),
+            url: oidc.url(),
+        })
+        .unwrap();
     let config = sigil_ca::CaConfig::from_yaml(&format!(
         "oidc-issuers:\n  {GITHUB}:\n    issuer-url: {GITHUB}\n    type: github-workflow\n    discovery-url: {}/.well-known/openid-configuration\n",
         oidc.url()
@@ -56,9 +66,19 @@ async fn serve(dir: PathBuf) {
     let state = sigil_ca::open_ca(&dir.join("ca"), &config).unwrap();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ca = sigil_ca::spawn(l, sigil_ca::router(state)).unwrap();
-    let profile = sigil_ca::WorkflowProfile::new("bench/app", ".github/workflows/release.yml", "refs/heads/main", None, "push").unwrap();
+    let profile = sigil_ca::WorkflowProfile::new(
+        "bench/app",
+        ".github/workflows/release.yml",
+        "refs/heads/main",
+        None,
+        "push",
+    )
+    .unwrap();
     let token = issuer.mint_github(GITHUB, &profile, "sigstore").unwrap();
-    println!("{}", json!({ "ca": ca.url(), "token": token, "challenge": format!("repo:bench/app:ref:refs/heads/main") }));
+    println!(
+        "{}",
+        json!({ "ca": ca.url(), "token": token, "challenge": format!("repo:bench/app:ref:refs/heads/main") })
+    );
     // Run until the parent closes stdin.
     tokio::task::spawn_blocking(|| {
         let mut s = String::new();
@@ -81,7 +101,9 @@ impl Stats {
     }
     fn pct(&self, p: f64) -> f64 {
         let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+        self.latencies
+            .get(i)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     }
 }
 
@@ -105,25 +127,51 @@ fn bodies(n: usize, token: &str, challenge: &str) -> Vec<String> {
 }
 
 async fn load(url: &str, bodies: &[String], duration: Duration, min_chain: usize) -> Stats {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(bodies.len()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(bodies.len())
+        .build()
+        .unwrap();
     let endpoint = format!("{url}/api/v2/signingCert");
     // Check once, untimed, that the target answers correctly.
-    let first = client.post(&endpoint).header("content-type", "application/json").body(bodies[0].clone()).send().await.unwrap();
-    assert_eq!(first.status().as_u16(), 201, "{url}: {}", first.text().await.unwrap_or_default());
+    let first = client
+        .post(&endpoint)
+        .header("content-type", "application/json")
+        .body(bodies[0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        first.status().as_u16(),
+        201,
+        "{url}: {}",
+        first.text().await.unwrap_or_default()
+    );
     let v: Value = first.json().await.unwrap();
-    assert!(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].as_array().unwrap().len() >= min_chain);
+    assert!(
+        v["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= min_chain
+    );
 
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
-    for body in bodies.iter().cloned() {
+    for body in bodies {
+        let body = body.clone();
         let client = client.clone();
         let endpoint = endpoint.clone();
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let r = client.post(&endpoint).header("content-type", "application/json").body(body.clone()).send().await;
+                let r = client
+                    .post(&endpoint)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
                 let ok = match r {
                     Ok(resp) if resp.status().as_u16() == 201 => resp.bytes().await.is_ok(),
                     _ => false,
@@ -146,7 +194,12 @@ async fn load(url: &str, bodies: &[String], duration: Duration, min_chain: usize
     }
     let elapsed = start.elapsed();
     latencies.sort();
-    Stats { count: latencies.len(), errors, elapsed, latencies }
+    Stats {
+        count: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+    }
 }
 
 fn report(name: &str, s: &Stats) {
@@ -172,10 +225,15 @@ async fn run(dir: PathBuf, duration: Duration, concurrency: usize, peer: Option<
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let info: Value = serde_json::from_str(&line).unwrap();
-    let (ca, token, challenge) =
-        (info["ca"].as_str().unwrap(), info["token"].as_str().unwrap(), info["challenge"].as_str().unwrap());
+    let (ca, token, challenge) = (
+        info["ca"].as_str().unwrap(),
+        info["token"].as_str().unwrap(),
+        info["challenge"].as_str().unwrap(),
+    );
     let bodies = bodies(concurrency, token, challenge);
 
     println!(
@@ -185,13 +243,27 @@ async fn run(dir: PathBuf, duration: Duration, concurrency: usize, peer: Option<
     );
     let ours = load(ca, &bodies, duration, 3).await;
     report("sigil ca (RS256 token, PoP, CT fsync)", &ours);
-    let entries = std::fs::metadata(dir.join("ca/ct/entries")).map(|m| m.len()).unwrap_or(0);
-    println!("  (sigil's CT log file: {entries} bytes after the run)");
+    let sth: Value = reqwest::get(format!("{ca}/ct/v1/get-sth"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!(
+        "  (sigil's CT log holds {} entries after the run)",
+        sth["tree_size"]
+    );
     if let Some(peer) = peer {
         let theirs = load(&peer, &bodies, duration, 2).await;
         report("@sigstore/mock Fulcio (no checks)", &theirs);
-        println!("  ratio sigil/peer throughput = {:.2}x", ours.per_sec() / theirs.per_sec());
-        println!("  ratio peer/sigil p50 latency = {:.2}x", theirs.pct(0.5) / ours.pct(0.5));
+        println!(
+            "  ratio sigil/peer throughput = {:.2}x",
+            ours.per_sec() / theirs.per_sec()
+        );
+        println!(
+            "  ratio peer/sigil p50 latency = {:.2}x",
+            theirs.pct(0.5) / ours.pct(0.5)
+        );
     }
     println!("  goal: >= 1000 certs/s for sigil; anchor: TesseraCT ~600 add-chain/s on 2 vCPU");
     drop(child.stdin.take());

@@ -1,12 +1,14 @@
 //! The HTTP API: Fulcio v2 (`/api/v2/signingCert`, `/api/v2/trustBundle`,
-//! `/api/v2/configuration`, v1 `/api/v1/rootCert`) and the RFC 6962 routes of the embedded CT
-//! log (`/ct/v1/add-pre-chain`, `/ct/v1/get-roots`). Shapes follow fulcio `fulcio.proto`
-//! through grpc-gateway (camelCase JSON, bytes as base64).
+//! `/api/v2/configuration`, v1 `/api/v1/rootCert`) and the RFC 6962 §4 routes of the embedded
+//! CT log (`/ct/v1/add-pre-chain`, `get-roots`, `get-sth`, `get-sth-consistency`,
+//! `get-proof-by-hash`, `get-entries`). Fulcio's shapes follow fulcio `fulcio.proto` through
+//! grpc-gateway (camelCase JSON, bytes as base64).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -47,7 +49,11 @@ pub fn router(state: CaState) -> Router {
     if state.ct_log.is_some() {
         r = r
             .route("/ct/v1/add-pre-chain", post(add_pre_chain))
-            .route("/ct/v1/get-roots", get(get_roots));
+            .route("/ct/v1/get-roots", get(get_roots))
+            .route("/ct/v1/get-sth", get(get_sth))
+            .route("/ct/v1/get-sth-consistency", get(get_sth_consistency))
+            .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
+            .route("/ct/v1/get-entries", get(get_entries));
     }
     r.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state)
 }
@@ -238,6 +244,63 @@ async fn add_pre_chain(State(state): State<CaState>, body: Body) -> Result<Respo
     let req: AddChainRequest = serde_json::from_slice(&body)
         .map_err(|e| Error::MalformedRequest(format!("request body: {e}")))?;
     Ok(Json(log.add_pre_chain_json(&req).await?).into_response())
+}
+
+fn ct_log(state: &CaState) -> Result<Arc<CtLog>, Error> {
+    state
+        .ct_log
+        .clone()
+        .ok_or(Error::Config("no embedded CT log".into()))
+}
+
+/// RFC 6962 query parameters are decimal integers (and `hash` base64, which may contain `+`).
+fn param<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    name: &'static str,
+) -> Result<T, Error> {
+    q.get(name)
+        .ok_or_else(|| Error::MalformedRequest(format!("missing query parameter `{name}`")))?
+        .parse()
+        .map_err(|_| Error::MalformedRequest(format!("query parameter `{name}` is not a number")))
+}
+
+async fn get_sth(State(state): State<CaState>) -> Result<Json<crate::ct::SignedTreeHead>, Error> {
+    Ok(Json(ct_log(&state)?.signed_tree_head()?))
+}
+
+async fn get_sth_consistency(
+    State(state): State<CaState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let proof = ct_log(&state)?.consistency(param(&q, "first")?, param(&q, "second")?)?;
+    Ok(Json(json!({ "consistency": proof })))
+}
+
+async fn get_proof_by_hash(
+    State(state): State<CaState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let hash = q
+        .get("hash")
+        .ok_or_else(|| Error::MalformedRequest("missing query parameter `hash`".into()))?;
+    // A `+` in base64 arrives as a space when the client did not escape it.
+    let hash = B64
+        .decode(hash.replace(' ', "+"))
+        .map_err(|_| Error::MalformedRequest("query parameter `hash` is not base64".into()))?;
+    let (index, path) = ct_log(&state)?.proof_by_hash(&hash, param(&q, "tree_size")?)?;
+    Ok(Json(json!({ "leaf_index": index, "audit_path": path })))
+}
+
+async fn get_entries(
+    State(state): State<CaState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let leaves = ct_log(&state)?.leaves(param(&q, "start")?, param(&q, "end")?)?;
+    let entries: Vec<_> = leaves
+        .iter()
+        .map(|l| json!({ "leaf_input": B64.encode(l), "extra_data": "" }))
+        .collect();
+    Ok(Json(json!({ "entries": entries })))
 }
 
 async fn get_roots(State(state): State<CaState>) -> Json<serde_json::Value> {

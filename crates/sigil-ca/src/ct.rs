@@ -7,8 +7,10 @@
 //! struct (issuer key hash = SHA-256 of `chain[1]`'s SubjectPublicKeyInfo). Verifiers rebuild the
 //! same struct from the final leaf (sigil-core `fulcio::verify_embedded_sct`).
 //!
-//! Not served yet: `get-sth`, `get-entries` and proofs, which need the Merkle storage of the
-//! transparency-log crate; entries are kept in a form that tree can be built from.
+//! Leaves are kept in the transparency-log crate's Merkle storage (`sigil_tlog::store`), which
+//! also serves the read side: `get-sth` (signed tree head, §3.5), `get-sth-consistency`,
+//! `get-proof-by-hash` and `get-entries` (§4.3–4.6). `get-entries` returns each `leaf_input`;
+//! its `extra_data` (the submitted chain) is not kept and is returned empty.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,10 +22,16 @@ use serde::{Deserialize, Serialize};
 use sigil_core::fulcio::{self, SignedCertificateTimestamp, HASH_SHA256, SIGNATURE_ECDSA};
 use x509_cert::Certificate;
 
+use sigil_core::merkle;
+use sigil_tlog::store::{FileStore, LogStorage, Nodes};
+
 use crate::keys::SubjectKey;
 use crate::signer::Signer;
-use crate::store::EntryFile;
+use crate::store::Sequencer;
 use crate::Error;
+
+/// Most entries one `get-entries` call returns.
+pub const MAX_GET_ENTRIES: u64 = 256;
 
 /// At most this many certificates in a submitted chain.
 const MAX_CHAIN: usize = 8;
@@ -34,7 +42,19 @@ pub struct CtLog {
     signer: Arc<dyn Signer>,
     log_id: [u8; 32],
     roots: Vec<Vec<u8>>,
-    entries: EntryFile,
+    storage: Arc<dyn LogStorage>,
+    sequencer: Sequencer,
+}
+
+/// RFC 6962 §4.3 `get-sth` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedTreeHead {
+    pub tree_size: u64,
+    pub timestamp: u64,
+    /// base64 of the 32-byte root.
+    pub sha256_root_hash: String,
+    /// base64 of the `DigitallySigned` TreeHeadSignature.
+    pub tree_head_signature: String,
 }
 
 /// `/ct/v1/add-pre-chain` request body (RFC 6962 §4.1).
@@ -103,17 +123,116 @@ fn now_millis() -> u64 {
 }
 
 impl CtLog {
-    /// Opens the log stored under `dir` (entries in `dir/entries`), signing with `signer` and
-    /// accepting chains that end in one of `roots` (DER).
+    /// Opens the log stored under `dir` (a `FileStore` in `dir/tree`), signing with `signer`
+    /// and accepting chains that end in one of `roots` (DER).
     pub fn open(dir: &Path, signer: Arc<dyn Signer>, roots: Vec<Vec<u8>>) -> Result<Self, Error> {
+        let store =
+            FileStore::open(&dir.join("tree")).map_err(|e| Error::Storage(e.to_string()))?;
+        Self::with_storage(Arc::new(store), signer, roots)
+    }
+
+    /// A log over any [`LogStorage`].
+    pub fn with_storage(
+        storage: Arc<dyn LogStorage>,
+        signer: Arc<dyn Signer>,
+        roots: Vec<Vec<u8>>,
+    ) -> Result<Self, Error> {
         let log_id = fulcio::key_hash(signer.public_key_spki());
-        let entries = EntryFile::open(&dir.join("entries"))?;
+        let sequencer = Sequencer::start(storage.clone())?;
         Ok(CtLog {
             signer,
             log_id,
             roots,
-            entries,
+            storage,
+            sequencer,
         })
+    }
+
+    /// Number of entries.
+    pub fn size(&self) -> u64 {
+        self.storage.size()
+    }
+
+    /// RFC 6962 §3.5 signed tree head of the current tree.
+    pub fn signed_tree_head(&self) -> Result<SignedTreeHead, Error> {
+        let size = self.storage.size();
+        let root = merkle::root(&Nodes(self.storage.as_ref()), size)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let timestamp = now_millis();
+        let mut signed = Vec::with_capacity(50);
+        signed.push(0); // version v1
+        signed.push(1); // signature_type tree_hash
+        signed.extend_from_slice(&timestamp.to_be_bytes());
+        signed.extend_from_slice(&size.to_be_bytes());
+        signed.extend_from_slice(&root);
+        let sig = self.signer.sign(&signed)?;
+        let mut ds = vec![HASH_SHA256, SIGNATURE_ECDSA];
+        let len = u16::try_from(sig.len()).map_err(|_| Error::Signing)?;
+        ds.extend_from_slice(&len.to_be_bytes());
+        ds.extend_from_slice(&sig);
+        Ok(SignedTreeHead {
+            tree_size: size,
+            timestamp,
+            sha256_root_hash: B64.encode(root),
+            tree_head_signature: B64.encode(ds),
+        })
+    }
+
+    /// RFC 6962 §4.4 consistency proof between two tree sizes.
+    pub fn consistency(&self, first: u64, second: u64) -> Result<Vec<String>, Error> {
+        let size = self.storage.size();
+        if second > size {
+            return Err(Error::OutOfRange("second", size));
+        }
+        if first > second {
+            return Err(Error::OutOfRange("first", second));
+        }
+        let proof = merkle::consistency_proof(&Nodes(self.storage.as_ref()), first, second)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(proof.iter().map(|h| B64.encode(h)).collect())
+    }
+
+    /// RFC 6962 §4.5 audit path of the leaf with `leaf_hash` in the tree of `tree_size`.
+    pub fn proof_by_hash(
+        &self,
+        leaf_hash: &[u8],
+        tree_size: u64,
+    ) -> Result<(u64, Vec<String>), Error> {
+        let size = self.storage.size();
+        if tree_size > size || tree_size == 0 {
+            return Err(Error::OutOfRange("tree_size", size));
+        }
+        let hash: merkle::Hash = leaf_hash
+            .try_into()
+            .map_err(|_| Error::MalformedRequest("hash must be 32 bytes".into()))?;
+        let index = self
+            .storage
+            .find_leaf(&hash)
+            .map_err(|e| Error::Storage(e.to_string()))?
+            .filter(|i| *i < tree_size)
+            .ok_or(Error::LeafNotFound(tree_size))?;
+        let path = merkle::inclusion_proof(&Nodes(self.storage.as_ref()), index, tree_size)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok((index, path.iter().map(|h| B64.encode(h)).collect()))
+    }
+
+    /// RFC 6962 §4.6 leaves `start..=end` (at most [`MAX_GET_ENTRIES`]).
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let size = self.storage.size();
+        if start >= size {
+            return Err(Error::OutOfRange("start", size));
+        }
+        if end < start {
+            return Err(Error::OutOfRange("end", start));
+        }
+        let end = end.min(size - 1).min(start + MAX_GET_ENTRIES - 1);
+        (start..=end)
+            .map(|i| {
+                self.storage
+                    .leaf_data(i)
+                    .map_err(|e| Error::Storage(e.to_string()))
+            })
+            .collect()
     }
 
     /// The log's id: SHA-256 of its public key.
@@ -133,7 +252,13 @@ impl CtLog {
 
     /// Every stored `MerkleTreeLeaf`, in log order.
     pub fn entries(&self) -> Result<Vec<Vec<u8>>, Error> {
-        self.entries.read_all()
+        (0..self.storage.size())
+            .map(|i| {
+                self.storage
+                    .leaf_data(i)
+                    .map_err(|e| Error::Storage(e.to_string()))
+            })
+            .collect()
     }
 
     /// RFC 6962 `add-pre-chain`: checks the chain, stores the entry, returns its SCT.
@@ -206,7 +331,7 @@ impl CtLog {
         let mut leaf = Vec::with_capacity(signed.len());
         leaf.extend_from_slice(&[0, 0]);
         leaf.extend_from_slice(signed.get(2..).unwrap_or_default());
-        self.entries.append(leaf).await?;
+        self.sequencer.append(leaf).await?;
 
         let signature = self.signer.sign(&signed)?;
         Ok(SignedCertificateTimestamp {

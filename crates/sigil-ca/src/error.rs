@@ -77,6 +77,12 @@ pub enum Error {
     Fulcio(#[from] sigil_core::fulcio::FulcioError),
     #[error("the CT log store has stopped")]
     StoreClosed,
+    #[error("CT log storage failed: {0}")]
+    Storage(String),
+    #[error("{0} is beyond the log (tree size {1})")]
+    OutOfRange(&'static str, u64),
+    #[error("no leaf with this hash in the first {0} entries of the log")]
+    LeafNotFound(u64),
 }
 
 impl Error {
@@ -103,7 +109,9 @@ impl Error {
             | Error::ProofOfPossession { .. }
             | Error::CsrSignature
             | Error::Csr(_)
-            | Error::BadChain(_) => StatusCode::BAD_REQUEST,
+            | Error::BadChain(_)
+            | Error::OutOfRange(..)
+            | Error::LeafNotFound(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Discovery { .. } | Error::CtSubmission(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

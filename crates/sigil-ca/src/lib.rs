@@ -30,7 +30,9 @@ mod verify;
 pub use api::{router, CaState, MAX_BODY};
 pub use authority::{Authority, CaFiles, IssuedChain, Principal, LEAF_VALIDITY};
 pub use config::{CaConfig, IssuerConfig, IssuerKind};
-pub use ct::{AddChainRequest, AddChainResponse, CtLog, CtSubmitter};
+pub use ct::{
+    AddChainRequest, AddChainResponse, CtLog, CtSubmitter, SignedTreeHead, MAX_GET_ENTRIES,
+};
 pub use error::Error;
 pub use issuer::{
     router as issuer_router, DevIssuer, IssuerSettings, WorkflowProfile, TOKEN_TTL_SECS,

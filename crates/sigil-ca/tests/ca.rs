@@ -308,8 +308,62 @@ async fn github_workflow_certificate_on_fulcio_profile_with_valid_sct() {
         .unwrap();
     let sct = fulcio::verify_embedded_sct(&leaf, &inter_spki, log.public_key_spki()).unwrap();
     assert_eq!(sct.log_id, log.log_id());
-    // The precert entry was stored durably before the SCT was returned.
-    assert_eq!(log.entries().unwrap().len(), 1);
+    // The precert entry was stored durably before the SCT was returned, and the log proves it:
+    // the leaf is the RFC 6962 MerkleTreeLeaf of the precert, its audit path leads to the
+    // signed tree head's root, and the STH signature verifies with the log key.
+    let leaves = log.entries().unwrap();
+    assert_eq!(leaves.len(), 1);
+    assert_eq!(&leaves[0][..2], [0, 0], "v1 timestamped_entry");
+    assert_eq!(&leaves[0][2..10], sct.timestamp.to_be_bytes());
+    assert_eq!(&leaves[0][10..12], [0, 1], "precert_entry");
+    let sth: Value = s
+        .http
+        .get(format!("{}/ct/v1/get-sth", s.ca.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sth["tree_size"], 1);
+    let root_hash = B64
+        .decode(sth["sha256_root_hash"].as_str().unwrap())
+        .unwrap();
+    let leaf_hash = sigil_core::merkle::leaf_hash(&leaves[0]);
+    assert_eq!(root_hash, leaf_hash.to_vec(), "one-leaf tree");
+    let mut signed = vec![0u8, 1];
+    signed.extend_from_slice(&sth["timestamp"].as_u64().unwrap().to_be_bytes());
+    signed.extend_from_slice(&1u64.to_be_bytes());
+    signed.extend_from_slice(&root_hash);
+    let ds = B64
+        .decode(sth["tree_head_signature"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&ds[..2], [4, 3], "sha256 + ecdsa");
+    let log_key = &log.public_key_spki()[26..];
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, log_key)
+        .verify(&signed, &ds[4..])
+        .unwrap();
+    let proof: Value = s
+        .http
+        .get(format!("{}/ct/v1/get-proof-by-hash", s.ca.url()))
+        .query(&[("hash", B64.encode(leaf_hash)), ("tree_size", "1".into())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proof["leaf_index"], 0);
+    let entries: Value = s
+        .http
+        .get(format!("{}/ct/v1/get-entries?start=0&end=5", s.ca.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(entries["entries"][0]["leaf_input"], B64.encode(&leaves[0]));
 
     // trustBundle and rootCert carry the same chain.
     let tb: Value = s
@@ -696,6 +750,79 @@ async fn ct_log_add_pre_chain_checks_its_input() {
     };
     assert_eq!(status, 200);
     assert_eq!(roots["certificates"][0], B64.encode(&root));
+
+    // Read endpoints refuse what is out of range or malformed.
+    for q in [
+        "get-entries?start=0&end=1",
+        "get-entries?start=x&end=1",
+        "get-sth-consistency?first=1&second=9",
+        "get-proof-by-hash?hash=AAAA&tree_size=1",
+        "get-proof-by-hash?tree_size=1",
+    ] {
+        let r = s
+            .http
+            .get(format!("{}/ct/v1/{q}", s.ca.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{q}");
+    }
+}
+
+#[tokio::test]
+async fn ct_log_proofs_over_many_entries() {
+    let s = stack().await;
+    let key = Key::new();
+    let p = profile();
+    let token = s.github_token(&p);
+    let sub = format!("repo:{}:ref:{}", p.repository, p.git_ref);
+    // Concurrent submissions (group commit) all land, each with its own index.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let body = key_request(&token, &key, &sub);
+        let url = format!("{}/api/v2/signingCert", s.ca.url());
+        let http = s.http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let log = s.ca_state.ct_log.clone().unwrap();
+    let leaves = log.entries().unwrap();
+    assert_eq!(leaves.len(), 12);
+    let sth = log.signed_tree_head().unwrap();
+    let root: [u8; 32] = B64
+        .decode(&sth.sha256_root_hash)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let (index, path) = log
+            .proof_by_hash(&sigil_core::merkle::leaf_hash(leaf), 12)
+            .unwrap();
+        assert_eq!(index, i as u64);
+        let path: Vec<[u8; 32]> = path
+            .iter()
+            .map(|h| B64.decode(h).unwrap().try_into().unwrap())
+            .collect();
+        let got = sigil_core::merkle::root_from_inclusion(
+            index,
+            12,
+            &sigil_core::merkle::leaf_hash(leaf),
+            &path,
+        )
+        .unwrap();
+        assert_eq!(got, root);
+    }
+    assert!(log.consistency(5, 12).unwrap().len() > 1);
 }
 
 #[tokio::test]
