@@ -208,6 +208,28 @@ impl PublicKey {
         Err(SignatureError)
     }
 
+    /// Verifies an ECDSA `signature` over a message of which only the SHA-256 (P-256) or
+    /// SHA-384 (P-384) `digest` is known, as hashedrekord entries and `sha256:<hex>` artifacts
+    /// require. ring only verifies whole messages, so this uses the RustCrypto `p256`/`p384`
+    /// crates' prehash verification. Ed25519 and RSA keys cannot verify a bare digest here.
+    pub fn verify_prehashed(&self, digest: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let point = self.key_bytes.as_slice();
+        match self.algorithm {
+            KeyAlgorithm::EcdsaP256 => {
+                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SignatureError)?;
+                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
+                vk.verify_prehash(digest, &sig).map_err(|_| SignatureError)
+            }
+            KeyAlgorithm::EcdsaP384 => {
+                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SignatureError)?;
+                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
+                vk.verify_prehash(digest, &sig).map_err(|_| SignatureError)
+            }
+            _ => Err(SignatureError),
+        }
+    }
+
     /// base64(SHA-256(SPKI DER)): the `publicKey.hint` sigstore-go writes in bundles.
     pub fn hint(&self) -> String {
         B64.encode(ring::digest::digest(&ring::digest::SHA256, &self.spki_der))

@@ -10,8 +10,11 @@
 //! - [`merkle`]: RFC 6962 Merkle hashing, inclusion and consistency proofs.
 //! - [`checkpoint`]: C2SP signed-note checkpoints.
 //! - [`rekor`]: Rekor entry bodies, signed entry timestamps (RFC 8785 canonical JSON).
+//! - [`bundle`]: Sigstore bundles v0.1–v0.3 (proto3 JSON) and DSSE's PAE.
+//! - [`trust_root`]: `trusted_root.json` and ClientTrustConfig.
 //! - [`fulcio`]: Fulcio's certificate extensions (OIDs 1.3.6.1.4.1.57264.1.*).
 
+pub mod bundle;
 pub mod checkpoint;
 mod digest;
 mod error;
@@ -22,6 +25,7 @@ pub mod merkle;
 mod payload;
 mod reference;
 pub mod rekor;
+pub mod trust_root;
 
 // The public interface is:
 pub use digest::{Algorithm, Digest, Hasher};

@@ -9,10 +9,15 @@
 //! It fails closed: a check that cannot be made (a transparency-log proof without a trusted
 //! log key, say) rejects the signature.
 
+mod bundle;
+mod identity;
 mod image;
 mod verdict;
+mod x509;
 
 // The public interface is:
+pub use bundle::{verify_bundle, Artifact, BundleSigner, SctPolicy, VerifiedBundle};
+pub use identity::{GithubExpectations, IdentityPolicy, Matcher};
 pub use image::{
     verify_candidates, verify_image, ImagePolicy, SignatureCandidate, SignatureSource, TlogPolicy,
     Trust,

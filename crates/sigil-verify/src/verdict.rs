@@ -54,6 +54,31 @@ pub enum Failure {
     TlogEntryMissing,
     /// The signature carries a log entry but no trusted log key is configured to check it.
     TlogUnverifiable { detail: String },
+    /// A transparency-log entry, its SET, inclusion proof or checkpoint failed.
+    Tlog { detail: String },
+    /// The log entry does not describe this signature (CVE-2022-36056).
+    TlogMismatch { detail: String },
+    /// The certificate does not chain to a trusted CA at the signing time.
+    Certificate { detail: String },
+    /// No valid embedded SCT from a trusted CT log.
+    Sct { detail: String },
+    /// The certificate names another signer.
+    Identity {
+        expected_identity: String,
+        expected_issuer: String,
+        subjects: Vec<String>,
+        issuer: String,
+    },
+    /// A `--certificate-github-workflow-*` value differs.
+    Extension {
+        name: &'static str,
+        expected: String,
+        found: Option<String>,
+    },
+    /// The bundle is malformed or breaks its version's rules.
+    Bundle { detail: String },
+    /// The signed content is another artifact.
+    ArtifactMismatch { detail: String },
 }
 
 impl fmt::Display for Failure {
@@ -72,6 +97,20 @@ impl fmt::Display for Failure {
                 "signature has no transparency log entry (no bundle annotation); pass --insecure-ignore-tlog to verify without the log",
             ),
             Failure::TlogUnverifiable { detail } => write!(f, "transparency log entry cannot be verified: {detail}"),
+            Failure::Tlog { detail } => write!(f, "transparency log: {detail}"),
+            Failure::TlogMismatch { detail } => {
+                write!(f, "transparency log entry is inconsistent with other materials: {detail}")
+            }
+            Failure::Certificate { detail } => write!(f, "certificate: {detail}"),
+            Failure::Sct { detail } => write!(f, "certificate timestamp (SCT): {detail}"),
+            Failure::Identity { subjects, issuer, .. } => write!(
+                f,
+                "none of the expected identities matched what was in the certificate, got subjects [{}] with issuer {issuer}",
+                subjects.join(", ")
+            ),
+            Failure::Extension { name, .. } => write!(f, "expected {name} not found in certificate"),
+            Failure::Bundle { detail } => write!(f, "invalid bundle: {detail}"),
+            Failure::ArtifactMismatch { detail } => write!(f, "artifact mismatch: {detail}"),
         }
     }
 }
