@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Registry benchmark: Debian's docker-registry (distribution 2.8) and `sigil registry serve`
+# side by side in one run, driven by the same client (skopeo 1.9, --preserve-digests):
+#   push and pull of a 50 MiB single-layer image and of a 200-layer image of small layers,
+#   then manifest GET latency under 64 concurrent connections (wrk).
+# Prints per-run times, medians, throughputs and sigil/distribution ratios.
+#
+# usage: bench/registry/run.sh [REPS]        (default 5; REPS=1 for a quick check)
+# env:   SIGIL_BIN (default target/release/sigil, built if missing; if the workspace does not
+#        build, the registry-only example target/release/examples/serve is used), WRK_SECONDS
+set -euo pipefail
+REPS=${1:-5}
+WRK_SECONDS=${WRK_SECONDS:-10}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SIGIL_BIN=${SIGIL_BIN:-$ROOT/target/release/sigil}
+for tool in docker-registry skopeo wrk python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-peers.sh" >&2; exit 1; }
+done
+if [ ! -x "$SIGIL_BIN" ]; then
+  if ! (cd "$ROOT" && cargo build --release -p sigil); then
+    (cd "$ROOT" && cargo build --release -p sigil-registry --example serve)
+    SIGIL_BIN=$ROOT/target/release/examples/serve
+  fi
+fi
+sigil_args() { # ROOT -> the serve command line of $SIGIL_BIN
+  if [ "$(basename "$SIGIL_BIN")" = serve ]; then echo "127.0.0.1:0 $1"
+  else echo "registry serve --addr 127.0.0.1:0 --root $1"; fi
+}
+echo "sigil: $SIGIL_BIN" >&2
+WORK=$(mktemp -d /tmp/sigil-registry-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$WORK/policy.json"
+python3 "$HERE/mklayouts.py" "$WORK/img"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+# start_registry KIND DIR -> sets ADDR and PID (a fresh, empty root each time, so no run can
+# reuse blobs of an earlier one)
+start_registry() {
+  local kind=$1 dir=$2
+  rm -rf "$dir"; mkdir -p "$dir"
+  if [ "$kind" = distribution ]; then
+    local port; port=$(free_port)
+    cat > "$dir/config.yml" <<YML
+version: 0.1
+log: {level: error}
+storage:
+  filesystem: {rootdirectory: $dir/data}
+  delete: {enabled: true}
+http:
+  addr: 127.0.0.1:$port
+YML
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    PID=$!; ADDR=127.0.0.1:$port
+    wait_port "$port"
+  else
+    # shellcheck disable=SC2046 # word splitting of the argument list is intended
+    "$SIGIL_BIN" $(sigil_args "$dir/data") >"$dir/out" 2>"$dir/log" &
+    PID=$!
+    for _ in $(seq 200); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.05; done
+    ADDR=$(head -1 "$dir/out" | awk '{print $3}')
+  fi
+  PIDS+=("$PID")
+}
+stop_registry() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+
+now() { date +%s.%N; }
+skopeo_copy() { skopeo --policy "$WORK/policy.json" copy -q --preserve-digests \
+  --src-tls-verify=false --dest-tls-verify=false "$@" >/dev/null; }
+
+RESULTS="$WORK/results.txt"; : > "$RESULTS"
+for rep in $(seq "$REPS"); do
+  for kind in distribution sigil; do
+    start_registry "$kind" "$WORK/reg-$kind"
+    for img in big many; do
+      t0=$(now); skopeo_copy "oci:$WORK/img/$img:v1" "docker://$ADDR/bench/$img:v1"; t1=$(now)
+      rm -rf "$WORK/pulled"
+      t2=$(now); skopeo_copy "docker://$ADDR/bench/$img:v1" "oci:$WORK/pulled:v1"; t3=$(now)
+      echo "$kind $img push $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
+      echo "$kind $img pull $(echo "$t3 - $t2" | bc -l)" >> "$RESULTS"
+    done
+    if [ "$rep" = 1 ]; then
+      wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$ADDR/v2/bench/many/manifests/v1" > "$WORK/wrk-$kind.txt"
+    fi
+    stop_registry
+  done
+  echo "run $rep/$REPS done" >&2
+done
+
+python3 - "$RESULTS" "$WORK" "$REPS" <<'PY'
+import statistics, sys, os, re
+res, work, reps = sys.argv[1], sys.argv[2], sys.argv[3]
+sizes = {}
+for img in ("big", "many"):
+    total = 0
+    for dp, _, fs in os.walk(os.path.join(work, "img", img, "blobs")):
+        total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
+    sizes[img] = total
+t = {}
+for line in open(res):
+    kind, img, op, secs = line.split()
+    t.setdefault((img, op, kind), []).append(float(secs))
+print(f"registry benchmark: {reps} runs each, skopeo 1.9 --preserve-digests, fresh root per run")
+print(f"{'image':<6}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
+for img in ("big", "many"):
+    for op in ("push", "pull"):
+        d = statistics.median(t[(img, op, "distribution")])
+        s = statistics.median(t[(img, op, "sigil")])
+        mib = sizes[img] / (1 << 20)
+        print(f"{img:<6}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
+def wrk(kind):
+    txt = open(os.path.join(work, f"wrk-{kind}.txt")).read()
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))
+    rps = re.search(r"Requests/sec:\s+(\S+)", txt).group(1)
+    return lat, float(rps)
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+(dl, dr), (sl, sr) = wrk("distribution"), wrk("sigil")
+print("manifest GET, wrk -t2 -c64:")
+print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
+print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
+print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.2f}, throughput {sr/dr:.2f}x")
+PY
