@@ -55,6 +55,8 @@ pub(crate) enum Interest {
     Text,
     /// A Java archive: parse while streaming.
     Archive,
+    /// Only its existence matters (dpkg `info/NAME.*` evidence).
+    Marker,
     /// Anything else: sniff for an executable.
     Sniff,
 }
@@ -86,6 +88,9 @@ pub(crate) fn interest(path: &str) -> Interest {
         || base == "package-lock.json";
     if text {
         return Interest::Text;
+    }
+    if parent.ends_with("lib/dpkg/info") {
+        return Interest::Marker;
     }
     let lower = base.to_ascii_lowercase();
     if JAVA_EXTS.iter().any(|e| lower.ends_with(e)) {
@@ -224,6 +229,11 @@ impl LayerBuilder {
                 self.contents
                     .nodes
                     .insert(path, Node::File(Arc::new(FileData::Text(buf))));
+            }
+            Interest::Marker => {
+                self.contents
+                    .nodes
+                    .insert(path, Node::File(Arc::new(FileData::Text(Vec::new()))));
             }
             Interest::Archive => {
                 let Some(buf) = self.buffer(&path, size, r, None)? else {

@@ -99,6 +99,17 @@ impl View {
         }
     }
 
+    /// Kept files whose path starts with `prefix`, in path order.
+    pub(crate) fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        self.files
+            .range(prefix.to_string()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .filter_map(|(p, (l, n))| matches!(n, Node::File(_)).then_some((p.as_str(), *l)))
+    }
+
     /// All kept regular files (not symlinks), in path order.
     pub(crate) fn files(&self) -> impl Iterator<Item = (&str, usize, &Arc<FileData>)> {
         self.files.iter().filter_map(|(p, (l, n))| match n {

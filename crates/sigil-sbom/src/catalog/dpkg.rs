@@ -123,27 +123,30 @@ pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
             p.description =
                 field(s, "Description").map(|d| d.lines().next().unwrap_or("").to_string());
             p.locations.push(ctx.loc(layer, &db));
-            // Owned-file evidence: md5sums and conffiles.
-            let candidates: Vec<String> = if distroless {
-                vec![
+            // Evidence: the package's files in the info directory (`NAME.*` and
+            // `NAME:ARCH.*`: md5sums, conffiles, list, maintainer scripts), or for distroless
+            // `status.d/` the md5sums beside the status file.
+            if distroless {
+                for c in [
                     format!("{db_dir}/{name}.md5sums"),
                     format!("{db_dir}/{name}.conffiles"),
-                ]
-            } else {
-                vec![
-                    format!("{db_dir}/info/{name}:{arch}.md5sums"),
-                    format!("{db_dir}/info/{name}.md5sums"),
-                    format!("{db_dir}/info/{name}.conffiles"),
-                ]
-            };
-            let mut have_md5 = false;
-            for c in candidates {
-                if c.ends_with(".md5sums") && have_md5 {
-                    continue;
+                ] {
+                    if let Some((l, _, real)) = ctx.view.text(&c) {
+                        p.locations.push(ctx.loc(l, &real));
+                    }
                 }
-                if let Some((l, _, real)) = ctx.view.text(&c) {
-                    have_md5 |= c.ends_with(".md5sums");
-                    p.locations.push(ctx.loc(l, &real));
+            } else {
+                for prefix in [
+                    format!("{db_dir}/info/{name}."),
+                    format!("{db_dir}/info/{name}:{arch}."),
+                ] {
+                    for (path, l) in ctx.view.with_prefix(&prefix) {
+                        // `libc6.` must not pick up `libc6.1-…` style names: the rest is one word.
+                        let rest = path.get(prefix.len()..).unwrap_or("");
+                        if !rest.is_empty() && !rest.contains(['/', '.']) {
+                            p.locations.push(ctx.loc(l, path));
+                        }
+                    }
                 }
             }
             if let Some((l, text, real)) = ctx.view.text(&format!("usr/share/doc/{name}/copyright"))

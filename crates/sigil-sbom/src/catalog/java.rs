@@ -125,6 +125,7 @@ pub(crate) fn scan_archive(
     let mut manifest = Vec::new();
     let mut poms: Vec<Vec<(String, String)>> = Vec::new();
     let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut license_text: Option<String> = None;
     for i in 0..zip.len().min(MAX_ENTRIES) {
         let Ok(mut f) = zip.by_index(i) else {
             continue;
@@ -135,6 +136,15 @@ pub(crate) fn scan_archive(
             let mut s = String::new();
             if f.by_ref().take(MAX_META).read_to_string(&mut s).is_ok() {
                 manifest = parse_manifest(&s);
+            }
+        } else if matches!(
+            lower.as_str(),
+            "meta-inf/license" | "meta-inf/license.txt" | "meta-inf/license.md"
+        ) {
+            // Syft 1.18.1 classifies the archive's own license file when the manifest names none.
+            let mut s = String::new();
+            if f.by_ref().take(MAX_META).read_to_string(&mut s).is_ok() {
+                license_text = Some(s);
             }
         } else if lower.starts_with("meta-inf/maven/") && lower.ends_with("/pom.properties") {
             let mut s = String::new();
@@ -199,7 +209,27 @@ pub(crate) fn scan_archive(
         )
     };
     if let Some(l) = get(&manifest, "Bundle-License") {
-        main.licenses.push(l.to_string());
+        // A URL of a well-known license becomes its SPDX id (as Syft reports it).
+        for part in l.split(',') {
+            let part = part.split(';').next().unwrap_or(part).trim();
+            if part.is_empty() {
+                continue;
+            }
+            let value = super::license::from_url(part)
+                .map(str::to_string)
+                .unwrap_or_else(|| part.to_string());
+            if !main.licenses.contains(&value) {
+                main.licenses.push(value);
+            }
+        }
+    }
+    if main.licenses.is_empty() {
+        if let Some(id) = license_text
+            .as_deref()
+            .and_then(super::license::classify_text)
+        {
+            main.licenses.push(id.to_string());
+        }
     }
     main.checksums.push((
         "SHA1".into(),

@@ -50,6 +50,41 @@ fn exact_id(v: &str) -> Option<&'static str> {
         .map(|(id, _, _)| *id)
 }
 
+/// Well-known license URLs (as jar manifests' `Bundle-License` and POMs give them) and the
+/// SPDX id they stand for; Syft maps these the same way.
+const LICENSE_URLS: [(&str, &str); 12] = [
+    ("www.apache.org/licenses/license-2.0", "Apache-2.0"),
+    ("apache.org/licenses/license-2.0", "Apache-2.0"),
+    ("opensource.org/licenses/mit", "MIT"),
+    ("opensource.org/license/mit", "MIT"),
+    ("opensource.org/licenses/bsd-3-clause", "BSD-3-Clause"),
+    ("opensource.org/licenses/bsd-2-clause", "BSD-2-Clause"),
+    ("www.eclipse.org/legal/epl-2.0", "EPL-2.0"),
+    ("www.eclipse.org/legal/epl-v10", "EPL-1.0"),
+    ("www.gnu.org/licenses/lgpl-2.1", "LGPL-2.1-only"),
+    ("www.gnu.org/licenses/gpl-2.0", "GPL-2.0-only"),
+    ("www.mozilla.org/mpl/2.0", "MPL-2.0"),
+    ("www.gnu.org/licenses/lgpl-3.0", "LGPL-3.0-only"),
+];
+
+/// The SPDX id of a license URL, if it is a well-known one.
+pub(crate) fn from_url(url: &str) -> Option<&'static str> {
+    let u = url.trim().to_ascii_lowercase();
+    let u = u
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let u = u
+        .strip_suffix(".txt")
+        .or_else(|| u.strip_suffix(".html"))
+        .or_else(|| u.strip_suffix(".php"))
+        .unwrap_or(u);
+    LICENSE_URLS
+        .iter()
+        .find(|(prefix, _)| u == *prefix)
+        .map(|(_, id)| *id)
+}
+
 /// Whether a whole declared value is a valid SPDX expression (Syft keeps such values whole
 /// instead of splitting them, e.g. apk's `L:` field).
 pub(crate) fn is_expression(v: &str) -> bool {

@@ -35,7 +35,10 @@ fn licenses(p: &Package) -> Option<Value> {
             .into_iter()
             .zip(&p.licenses)
             .map(|(m, raw)| match m {
-                SpdxLicense::Expression(id) => json!({"license": {"id": id}}),
+                // `license.id` must be a plain id of the SPDX list (the schema's enum); an
+                // `or-later` id such as `GFDL-1.2+` is written as a name instead.
+                SpdxLicense::Expression(id) if !id.ends_with('+') => json!({"license": {"id": id}}),
+                SpdxLicense::Expression(id) => json!({"license": {"name": id}}),
                 SpdxLicense::Ref { .. } => json!({"license": {"name": raw}}),
             })
             .collect(),
