@@ -1,0 +1,44 @@
+//! sigil's admission controller: Kyverno `verifyImages` policies, taken verbatim, enforced
+//! through the one verification pipeline of `sigil-verify`.
+//!
+//! - [`policy`]: the `kyverno.io/v1` / `v2beta1` policy model, CRD defaults and Kyverno's
+//!   policy checks.
+//! - [`image`] and [`wildcard`]: Kyverno's image normalisation and wildcard matching, and
+//!   the images of Pods and pod controllers.
+//! - `engine`: rule matching, verification and the mutate/validate answers
+//!   (JSONPatch, annotations, Kyverno's deny message).
+//! - `verifier`: the attestor → `sigil_verify::ImagePolicy` mapping, the registry fetcher,
+//!   and the verdict cache (TTL, negative TTL, single-flight).
+//! - `server`: the AdmissionReview webhook over HTTPS, `/metrics`, `/healthz`, `/readyz`,
+//!   policy reload.
+//! - `manifests`: the Kubernetes objects that deploy the webhook.
+//!
+//! Where Kyverno lets images through, this crate does not: digest-pinned images are matched
+//! by `repo:*` patterns, the digest admitted is the digest verified, the validating phase
+//! never trusts a user-writable annotation, and every container list of every pod
+//! controller is inspected.
+
+mod engine;
+mod error;
+pub mod image;
+mod manifests;
+mod matching;
+mod metrics;
+pub mod policy;
+mod review;
+mod server;
+mod tls;
+mod verifier;
+pub mod wildcard;
+
+// The public interface is:
+pub use engine::{Engine, EngineOptions, Evaluation, Phase, Request, RuleResult, RuleStatus};
+pub use error::Error;
+pub use manifests::{manifests, ManifestOptions};
+pub use policy::{load_policies, parse_policies, Policy, PolicySet};
+pub use review::{review_response, AdmissionRequest};
+pub use server::{router, serve, AppState, ServeOptions, TlsSource};
+pub use tls::{self_signed, SelfSigned};
+pub use verifier::{
+    Fetcher, ImageVerifier, RegistryFetcher, VerifiedImage, VerifierOptions, VerifyError,
+};
