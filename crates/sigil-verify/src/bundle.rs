@@ -195,7 +195,7 @@ pub fn verify_bundle(
 }
 
 /// The bundle's signed content.
-enum SignedContent<'a> {
+pub(crate) enum SignedContent<'a> {
     Message {
         signature: &'a [u8],
         digest: Option<&'a [u8]>,
@@ -415,7 +415,7 @@ fn note_verifier(text: &str, key: PublicKey) -> Result<NoteVerifier, Failure> {
 }
 
 /// The log body must record this very signature, key and content (CVE-2022-36056).
-fn check_body(
+pub(crate) fn check_body(
     body: &[u8],
     kind: (&str, &str),
     content: &SignedContent<'_>,
@@ -525,4 +525,81 @@ fn check_body(
             format!("a `{k}` {ver} entry does not describe this bundle's content"),
         ),
     }
+}
+
+/// The `dev.sigstore.cosign/bundle` annotation of a legacy `.sig` layer (cosign
+/// `pkg/cosign/bundle/rekor.go`): `{"SignedEntryTimestamp","Payload":{"body","integratedTime","logIndex","logID"}}`.
+#[derive(serde::Deserialize)]
+struct RekorBundleAnnotation {
+    #[serde(rename = "SignedEntryTimestamp")]
+    set: String,
+    #[serde(rename = "Payload")]
+    payload: RekorBundlePayload,
+}
+
+#[derive(serde::Deserialize)]
+struct RekorBundlePayload {
+    body: String,
+    #[serde(rename = "integratedTime")]
+    integrated_time: i64,
+    #[serde(rename = "logIndex")]
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+/// Verifies a legacy `.sig` layer's Rekor bundle annotation: the SET by a trusted log valid
+/// at the integrated time, and a hashedrekord body that records this signature, this signer
+/// and this payload. Returns the integrated time.
+pub(crate) fn verify_rekor_annotation(
+    annotation: &str,
+    root: &TrustedRoot,
+    payload: &[u8],
+    signature: &[u8],
+    key: &PublicKey,
+    leaf: Option<&x509::Leaf>,
+) -> Result<i64, Failure> {
+    let b: RekorBundleAnnotation = serde_json::from_str(annotation)
+        .map_err(|e| tlog_err(format!("malformed bundle annotation: {e}")))?;
+    let log_id =
+        hex::decode(&b.payload.log_id).map_err(|_| tlog_err("bundle logID is not hex".into()))?;
+    let log = root
+        .tlog(&log_id)
+        .ok_or_else(|| tlog_err(format!("entry from unknown log {}", b.payload.log_id)))?;
+    let log_key = log.key().map_err(|e| tlog_err(e.to_string()))?;
+    let t = b.payload.integrated_time;
+    if !log.valid_at(t) {
+        return fail(
+            tlog_err,
+            format!("integrated time {t} is outside the log key's validity"),
+        );
+    }
+    let entry = LogEntry {
+        attestation: None,
+        body: b.payload.body.clone(),
+        integrated_time: t,
+        log_id: b.payload.log_id.clone(),
+        log_index: b.payload.log_index,
+        verification: Some(rekor::Verification {
+            inclusion_proof: None,
+            signed_entry_timestamp: Some(b.set),
+        }),
+    };
+    rekor::verify_set(&entry, &log_key).map_err(|e| tlog_err(e.to_string()))?;
+    let body = B64
+        .decode(&b.payload.body)
+        .map_err(|_| tlog_err("bundle body is not base64".into()))?;
+    let kind: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| mismatch(format!("body is not JSON: {e}")))?;
+    let kv = (
+        kind["kind"].as_str().unwrap_or_default().to_owned(),
+        kind["apiVersion"].as_str().unwrap_or_default().to_owned(),
+    );
+    let digest: [u8; 32] = Sha256::digest(payload).into();
+    let content = SignedContent::Message {
+        signature,
+        digest: Some(&digest),
+    };
+    check_body(&body, (&kv.0, &kv.1), &content, key, leaf)?;
+    Ok(t)
 }

@@ -7,13 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use sigil_core::fulcio::CertificateIdentity;
 use sigil_core::keys::PublicKey;
+use sigil_core::trust_root::TrustedRoot;
 use sigil_core::{Digest, ImageRef, SimpleSigningPayload};
 
+use crate::bundle::verify_rekor_annotation;
+use crate::identity::IdentityPolicy;
 use crate::verdict::{Check, Failure, Outcome, Verdict, VerifiedSignature};
+use crate::{x509, SctPolicy};
 
 /// What signatures must be signed by.
 #[derive(Clone, Debug)]
@@ -21,6 +27,11 @@ use crate::verdict::{Check, Failure, Outcome, Verdict, VerifiedSignature};
 pub enum Trust {
     /// A public key (`--key cosign.pub`).
     Key(PublicKey),
+    /// A Fulcio certificate chaining to the trusted root, for this identity.
+    Keyless {
+        identity: IdentityPolicy,
+        sct: SctPolicy,
+    },
 }
 
 /// Whether the transparency log must vouch for a signature.
@@ -37,6 +48,9 @@ pub enum TlogPolicy {
 pub struct ImagePolicy {
     pub trust: Trust,
     pub tlog: TlogPolicy,
+    /// Trusted logs and CAs (`--trusted-root`, the stack's trust config, or public Sigstore's).
+    /// Without one, log entries and certificates cannot be checked and are rejected.
+    pub trusted_root: Option<Arc<TrustedRoot>>,
     /// `-a key=value`: annotations every accepted payload must carry under `optional`.
     pub annotations: BTreeMap<String, String>,
 }
@@ -97,6 +111,11 @@ pub fn verify_candidates(
     }
     match policy.trust {
         Trust::Key(_) => checks.push(Check::SignatureVerifiedAgainstKey),
+        Trust::Keyless { .. } => {
+            checks.push(Check::CertificateVerified);
+            checks.push(Check::SignatureVerifiedAgainstKey);
+            checks.push(Check::SignatureVerifiedAgainstCertificate);
+        }
     }
     if candidates.is_empty() {
         return Verdict {
@@ -140,6 +159,34 @@ fn verify_one(
     c: &SignatureCandidate,
     policy: &ImagePolicy,
 ) -> Result<serde_json::Value, Failure> {
+    // The signing key: the given one, or the certificate's.
+    let leaf = match &policy.trust {
+        Trust::Key(_) => None,
+        Trust::Keyless { .. } => {
+            let pem_text = c
+                .certificate_pem
+                .as_deref()
+                .ok_or_else(|| Failure::Certificate {
+                    detail: "signature has no certificate (dev.sigstore.cosign/certificate)".into(),
+                })?;
+            let block = pem::parse(pem_text).map_err(|e| Failure::Certificate {
+                detail: format!("certificate annotation is not PEM: {e}"),
+            })?;
+            Some(
+                x509::Leaf::parse(block.contents())
+                    .map_err(|detail| Failure::Certificate { detail })?,
+            )
+        }
+    };
+    let key = match (&policy.trust, &leaf) {
+        (Trust::Key(k), _) => k,
+        (_, Some(l)) => &l.public_key,
+        (_, None) => {
+            return Err(Failure::Certificate {
+                detail: "no signing key".into(),
+            })
+        }
+    };
     // (1) The signature.
     let sig_b64 = c
         .signature_b64
@@ -152,23 +199,61 @@ fn verify_one(
         .map_err(|e| Failure::MalformedSignature {
             detail: format!("signature annotation is not base64: {e}"),
         })?;
-    match &policy.trust {
-        Trust::Key(key) => key
-            .verify(&c.payload, &signature)
-            .map_err(|_| Failure::SignatureMismatch)?,
-    }
+    key.verify(&c.payload, &signature)
+        .map_err(|_| Failure::SignatureMismatch)?;
     // (2) The transparency log.
+    let mut integrated_time = None;
     if policy.tlog == TlogPolicy::Required {
-        match &c.rekor_bundle {
-            None => return Err(Failure::TlogEntryMissing),
-            Some(_) => {
-                return Err(Failure::TlogUnverifiable {
-                    detail: "no trusted transparency log key is configured (sigil's log support is tracked in issue 4); pass --insecure-ignore-tlog to skip".into(),
-                })
-            }
-        }
+        let annotation = c.rekor_bundle.as_deref().ok_or(Failure::TlogEntryMissing)?;
+        let root = policy
+            .trusted_root
+            .as_deref()
+            .ok_or_else(|| Failure::TlogUnverifiable {
+                detail: "no trusted root is configured (pass --trusted-root or --trust-config)"
+                    .into(),
+            })?;
+        integrated_time = Some(verify_rekor_annotation(
+            annotation,
+            root,
+            &c.payload,
+            &signature,
+            key,
+            leaf.as_ref(),
+        )?);
     }
-    // (3) The claims.
+    // (3) The certificate: chain at the log's time, SCT, identity.
+    let mut identity = None;
+    if let (
+        Trust::Keyless {
+            identity: wanted,
+            sct,
+        },
+        Some(leaf),
+    ) = (&policy.trust, &leaf)
+    {
+        let t = integrated_time.ok_or_else(|| Failure::Certificate {
+            detail: "a short-lived certificate needs a transparency log proof of when it was used; it cannot be verified with the log ignored".into(),
+        })?;
+        let root = policy
+            .trusted_root
+            .as_deref()
+            .ok_or_else(|| Failure::Certificate {
+                detail: "no trusted root is configured".into(),
+            })?;
+        let extra = chain_intermediates(c.chain_pem.as_deref());
+        let extra_refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+        let issuer = x509::verify_chain(leaf, &extra_refs, root, t)
+            .map_err(|detail| Failure::Certificate { detail })?;
+        if *sct == SctPolicy::Required {
+            x509::verify_sct(leaf, &issuer, root).map_err(|detail| Failure::Sct { detail })?;
+        }
+        let id = CertificateIdentity::from_der(&leaf.der).map_err(|e| Failure::Certificate {
+            detail: e.to_string(),
+        })?;
+        wanted.check(&id)?;
+        identity = Some(id);
+    }
+    // (4) The claims.
     let payload =
         SimpleSigningPayload::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
             detail: e.to_string(),
@@ -194,16 +279,66 @@ fn verify_one(
         serde_json::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
             detail: e.to_string(),
         })?;
+    // cosign adds what it verified under `optional`.
+    let mut extra = serde_json::Map::new();
+    if let Some(id) = &identity {
+        extra.insert("Subject".into(), id.san.value().into());
+        if let Some(iss) = &id.issuer {
+            extra.insert("Issuer".into(), iss.clone().into());
+            extra.insert("1.3.6.1.4.1.57264.1.1".into(), iss.clone().into());
+        }
+        let gh = &id.github_workflow;
+        for (k, oid, v) in [
+            (
+                "githubWorkflowTrigger",
+                "1.3.6.1.4.1.57264.1.2",
+                &gh.trigger,
+            ),
+            ("githubWorkflowSha", "1.3.6.1.4.1.57264.1.3", &gh.sha),
+            ("githubWorkflowName", "1.3.6.1.4.1.57264.1.4", &gh.name),
+            (
+                "githubWorkflowRepository",
+                "1.3.6.1.4.1.57264.1.5",
+                &gh.repository,
+            ),
+            ("githubWorkflowRef", "1.3.6.1.4.1.57264.1.6", &gh.git_ref),
+        ] {
+            if let Some(v) = v {
+                extra.insert(k.into(), v.clone().into());
+                extra.insert(oid.into(), v.clone().into());
+            }
+        }
+    }
     if let Some(bundle) = &c.rekor_bundle {
         if let Ok(b) = serde_json::from_str::<serde_json::Value>(bundle) {
-            let optional = &mut json["optional"];
-            if optional.is_null() {
-                *optional = serde_json::json!({});
-            }
-            optional["Bundle"] = b;
+            extra.insert("Bundle".into(), b);
+        }
+    }
+    if !extra.is_empty() {
+        let optional = &mut json["optional"];
+        if !optional.is_object() {
+            *optional = serde_json::json!({});
+        }
+        if let Some(o) = optional.as_object_mut() {
+            o.extend(extra);
         }
     }
     Ok(json)
+}
+
+/// The intermediates of a chain annotation (PEM, intermediates then root): every
+/// certificate that is not self-issued. The root comes from the trusted root only.
+fn chain_intermediates(chain_pem: Option<&str>) -> Vec<Vec<u8>> {
+    let Some(text) = chain_pem else {
+        return Vec::new();
+    };
+    pem::parse_many(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.into_contents())
+        .filter(|der| !x509::is_self_issued(der))
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ pub enum Check {
     TlogVerifiedOffline,
     /// The signature verified against the given public key.
     SignatureVerifiedAgainstKey,
+    /// The certificate chains to a trusted CA at the signing time.
+    CertificateVerified,
+    /// The signature verified against the Fulcio certificate.
+    SignatureVerifiedAgainstCertificate,
 }
 
 impl Check {
@@ -28,6 +32,10 @@ impl Check {
             Check::SignatureVerifiedAgainstKey => {
                 "The signatures were verified against the specified public key"
             }
+            Check::CertificateVerified => {
+                "The code-signing certificate was verified using trusted certificate authority certificates"
+            }
+            Check::SignatureVerifiedAgainstCertificate => "The signature was verified against a valid Fulcio certificate",
         }
     }
 }

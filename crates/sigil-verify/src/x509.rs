@@ -42,7 +42,7 @@ impl Leaf {
     }
 }
 
-fn is_self_issued(der_bytes: &[u8]) -> bool {
+pub(crate) fn is_self_issued(der_bytes: &[u8]) -> bool {
     Certificate::from_der(der_bytes)
         .is_ok_and(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
 }

@@ -28,6 +28,8 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Verify an image's signatures.
     Verify(cmd::verify::VerifyArgs),
+    /// Verify a Sigstore bundle for a file or a digest.
+    VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
     /// The embedded OCI registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
             Command::PublicKey(a) => cmd::keys::public_key(a).await,
             Command::Sign(a) => cmd::sign::run(a).await,
             Command::Verify(a) => cmd::verify::run(a).await,
+            Command::VerifyBlob(a) => cmd::verify_blob::run(a).await,
             Command::Registry(c) => cmd::registry::run(c).await,
             Command::Tlog(c) => cmd::tlog::run(c).await,
             Command::Ca(c) => cmd::ca::run_ca(c).await,

@@ -30,6 +30,7 @@ fn policy(key: &PrivateKey) -> ImagePolicy {
     ImagePolicy {
         trust: Trust::Key(key.public_key().clone()),
         tlog: TlogPolicy::Ignore,
+        trusted_root: None,
         annotations: BTreeMap::new(),
     }
 }

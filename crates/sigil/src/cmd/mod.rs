@@ -10,7 +10,9 @@ pub mod registry_opts;
 pub mod sbom;
 pub mod sign;
 pub mod tlog;
+pub mod trust;
 pub mod verify;
+pub mod verify_blob;
 
 /// An error that ends the process with a specific exit code.
 #[derive(Debug)]

@@ -9,9 +9,13 @@ use sigil_core::keys::PublicKey;
 use sigil_core::{Digest, ImageRef};
 use sigil_oci::cosign::{fetch_layers, Attachment};
 use sigil_oci::Client;
-use sigil_verify::{ImagePolicy, Outcome, SignatureCandidate, SignatureSource, TlogPolicy, Trust};
+use sigil_verify::{
+    GithubExpectations, IdentityPolicy, ImagePolicy, Matcher, Outcome, SctPolicy,
+    SignatureCandidate, SignatureSource, TlogPolicy, Trust,
+};
 
 use super::registry_opts::RegistryOpts;
+use super::trust::TrustOpts;
 use super::Exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,9 +26,21 @@ pub enum OutputFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The public key (cosign.pub) signatures must verify against.
+    /// The public key (cosign.pub) signatures must verify against. Without it, verification
+    /// is keyless: by certificate identity and issuer.
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityOpts,
+    /// Accept certificates without an embedded SCT from a trusted CT log (insecure).
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// Accepted for cosign compatibility: sigil never queries the log during verification;
+    /// it checks the proofs carried with each signature.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub trust: TrustOpts,
     /// Require `key=value` in each signature's claims.
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::parse_key_value)]
     pub annotations: Vec<(String, String)>,
@@ -73,24 +89,120 @@ impl SignatureSource for RegistrySource<'_> {
     }
 }
 
+/// Certificate identity flags, as cosign names them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentityOpts {
+    /// The identity (SAN) the signing certificate must carry, exactly.
+    #[arg(long)]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the identity must match. Unanchored, as in cosign (a pattern
+    /// matches anywhere in the SAN): write `^…$` to anchor; sigil warns when you do not.
+    #[arg(long)]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the certificate must name, exactly.
+    #[arg(long)]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the issuer must match (unanchored, as in cosign).
+    #[arg(long)]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The GitHub workflow trigger the certificate must name (extension 1.3.6.1.4.1.57264.1.2).
+    #[arg(long)]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// The commit SHA the certificate must name (…1.3).
+    #[arg(long)]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// The workflow name the certificate must name (…1.4).
+    #[arg(long)]
+    pub certificate_github_workflow_name: Option<String>,
+    /// The repository the certificate must name (…1.5).
+    #[arg(long)]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// The git ref the certificate must name (…1.6).
+    #[arg(long)]
+    pub certificate_github_workflow_ref: Option<String>,
+}
+
+impl IdentityOpts {
+    /// The identity policy, with cosign's errors for missing flags.
+    pub fn policy(&self) -> anyhow::Result<IdentityPolicy> {
+        let identity = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r).map_err(anyhow::Error::msg)?,
+            (None, None) => anyhow::bail!(
+                "--certificate-identity or --certificate-identity-regexp is required for verification in keyless mode"
+            ),
+        };
+        let issuer = match (&self.certificate_oidc_issuer, &self.certificate_oidc_issuer_regexp) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r).map_err(anyhow::Error::msg)?,
+            (None, None) => anyhow::bail!(
+                "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for verification in keyless mode"
+            ),
+        };
+        for (flag, m) in [
+            ("--certificate-identity-regexp", &identity),
+            ("--certificate-oidc-issuer-regexp", &issuer),
+        ] {
+            if m.is_unanchored() {
+                eprintln!(
+                    "WARNING: {flag} is unanchored and matches anywhere in the value (as in cosign); \
+                     anchor it with ^…$ to match the whole value."
+                );
+            }
+        }
+        Ok(IdentityPolicy {
+            identity,
+            issuer,
+            github: GithubExpectations {
+                trigger: self.certificate_github_workflow_trigger.clone(),
+                sha: self.certificate_github_workflow_sha.clone(),
+                name: self.certificate_github_workflow_name.clone(),
+                repository: self.certificate_github_workflow_repository.clone(),
+                git_ref: self.certificate_github_workflow_ref.clone(),
+            },
+        })
+    }
+}
+
 pub async fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let image: ImageRef = a.image.parse().context("parsing the image reference")?;
-    let pem = std::fs::read(&a.key)
-        .with_context(|| format!("reading public key `{}`", a.key.display()))?;
-    let key = PublicKey::from_pem(&pem)
-        .with_context(|| format!("loading public key `{}`", a.key.display()))?;
+    let trust = match &a.key {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading public key `{}`", path.display()))?;
+            Trust::Key(
+                PublicKey::from_pem(&pem)
+                    .with_context(|| format!("loading public key `{}`", path.display()))?,
+            )
+        }
+        None => Trust::Keyless {
+            identity: a.identity.policy()?,
+            sct: if a.insecure_ignore_sct {
+                SctPolicy::Ignore
+            } else {
+                SctPolicy::Required
+            },
+        },
+    };
+    // A key-signed image verified without the log needs no trust root.
+    let trusted_root = if a.insecure_ignore_tlog && a.key.is_some() {
+        None
+    } else {
+        Some(a.trust.load()?)
+    };
     let client = a.registry.client()?;
     let digest = super::resolve_digest(&client, &image).await?;
     if a.insecure_ignore_tlog {
         eprintln!("WARNING: skipping the transparency log check: nothing shows that this signature was ever made public.");
     }
     let policy = ImagePolicy {
-        trust: Trust::Key(key),
+        trust,
         tlog: if a.insecure_ignore_tlog {
             TlogPolicy::Ignore
         } else {
             TlogPolicy::Required
         },
+        trusted_root,
         annotations: a.annotations.into_iter().collect::<BTreeMap<_, _>>(),
     };
     let source = RegistrySource {
