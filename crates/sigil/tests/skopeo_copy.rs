@@ -25,7 +25,13 @@ fn skopeo_carries_sigils_signature_between_registries() {
         c
     };
     run_ok(&mut sigil(&["generate-key-pair"]));
-    run_ok(&mut sigil(&["sign", "--key", "cosign.key", "--tlog-upload=false", &format!("{}/lab/app@{digest}", src.addr)]));
+    run_ok(&mut sigil(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--tlog-upload=false",
+        &format!("{}/lab/app@{digest}", src.addr),
+    ]));
 
     let regd = d.join("registries.d");
     std::fs::create_dir_all(&regd).unwrap();
@@ -34,7 +40,11 @@ fn skopeo_carries_sigils_signature_between_registries() {
         format!("docker:\n  {}:\n    use-sigstore-attachments: true\n  {}:\n    use-sigstore-attachments: true\n", src.addr, dst.addr),
     )
     .unwrap();
-    std::fs::write(d.join("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    std::fs::write(
+        d.join("policy.json"),
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
     let copied = format!("{}/mirror/app:v1", dst.addr);
     run_ok(
         Command::new(system_bin("skopeo"))
@@ -46,9 +56,21 @@ fn skopeo_carries_sigils_signature_between_registries() {
             .arg(format!("docker://{image}"))
             .arg(format!("docker://{copied}")),
     );
-    let out = run_ok(&mut sigil(&["verify", "--key", "cosign.pub", "--insecure-ignore-tlog", &copied]));
+    let out = run_ok(&mut sigil(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &copied,
+    ]));
     let payloads: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(payloads[0]["critical"]["image"]["docker-manifest-digest"], digest.to_string());
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.to_string()
+    );
     // The signature names the original repository; cosign does not check it, nor do we.
-    assert_eq!(payloads[0]["critical"]["identity"]["docker-reference"], format!("{}/lab/app", src.addr));
+    assert_eq!(
+        payloads[0]["critical"]["identity"]["docker-reference"],
+        format!("{}/lab/app", src.addr)
+    );
 }
