@@ -78,6 +78,8 @@ pub(crate) fn interest(path: &str) -> Interest {
         || (path.starts_with("usr/share/doc/") && base == "copyright")
         || path.ends_with("lib/apk/db/installed")
         || path.ends_with("rpm/rpmdb.sqlite")
+        || path.ends_with("rpm/Packages")
+        || path.ends_with("rpm/Packages.db")
         // Syft's globs are `**/*dist-info/METADATA` and `**/*egg-info/PKG-INFO` (no dot needed).
         || parent.ends_with("dist-info")
         || parent.ends_with("egg-info")

@@ -152,3 +152,19 @@ fn npm_lockfiles() {
 fn integration_image_pkg_coverage_subset() {
     check("integration-image-pkg-coverage-subset");
 }
+/// A real rpm 4.18 sqlite database (scripts/sbom-make-rpmdb.sh); expected findings from
+/// `syft dir:testdata/rpm --override-default-catalogers image` (Syft 1.18.1).
+#[test]
+fn rpm_sqlite() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/rpm");
+    let opts = ScanOptions::default();
+    let sbom = scan_dir(&dir, "dir:testdata/rpm", &opts).unwrap();
+    let got: Vec<(String, String, Vec<String>)> = sbom
+        .packages
+        .iter()
+        .map(|p| (p.version.clone(), p.purl.clone(), p.licenses.clone()))
+        .collect();
+    let (want, _) = expected("../rpm", "image");
+    let want: Vec<(String, String, Vec<String>)> = want.into_iter().map(|r| (r.2, r.3, r.4)).collect();
+    assert_eq!(got, want);
+}

@@ -14,6 +14,7 @@ pub(crate) mod npm;
 pub(crate) mod os_release;
 pub(crate) mod python;
 pub(crate) mod rpm;
+pub(crate) mod sqlite;
 pub(crate) mod stanza;
 
 /// Packages (without locations) found inside one binary or archive, with `dependency-of`
