@@ -1,6 +1,7 @@
 //! The client against misbehaving registries: error statuses, auth challenges, oversized and
 //! mislabelled content, and a registry that never answers. A tiny HTTP/1.1 responder on
 //! 127.0.0.1 plays the registry so each misbehaviour is exact.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

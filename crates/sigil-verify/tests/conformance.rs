@@ -3,6 +3,7 @@
 //! `artifact` else `../a.txt`; `identity`/`issuer` files else the suite's defaults; `key.pub`
 //! means verify with that key; `trusted_root.json` else the production root. Every case runs
 //! with the artifact's bytes and with its `sha256:` digest.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 

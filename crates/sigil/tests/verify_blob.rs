@@ -1,6 +1,7 @@
 //! `sigil verify-blob` on sigstore-conformance bundles (vectors in `crates/sigil-verify/testdata`):
 //! a public-good bundle verifies against the embedded public-good root, by path and by digest;
 //! wrong identity, wrong artifact and a staging bundle fail with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
