@@ -250,10 +250,14 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
     let proposed = spec
         .get("proposedContent")
         .ok_or(RekorError::Missing("proposedContent"))?;
-    if spec.get("envelopeHash").is_some()
-        || spec.get("payloadHash").is_some()
-        || spec.get("signatures").is_some()
-    {
+    // Rekor decodes into Go structs, where `null` and `[]` are the same as absent
+    // (sigstore-python sends `"signatures": null`).
+    let present = |k: &str| match spec.get(k) {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    };
+    if present("envelopeHash") || present("payloadHash") || present("signatures") {
         return Err(RekorError::Malformed(
             "either proposedContent or envelopeHash, payloadHash, and signatures must be present but not both".into(),
         ));

@@ -194,6 +194,14 @@ fn dsse_entries() {
     );
     assert_eq!(body["spec"]["signatures"].as_array().unwrap().len(), 1);
     assert!(accepted.index_keys.contains(&"sha256:abcd".to_owned()));
+    // Server-computed fields sent as null (sigstore-python does) count as absent.
+    let mut with_nulls = dsse_proposed(&key, stmt, false);
+    with_nulls["spec"]["envelopeHash"] = Value::Null;
+    with_nulls["spec"]["signatures"] = Value::Null;
+    assert!(canonicalize_proposed(&with_nulls).is_ok());
+    let mut with_hash = dsse_proposed(&key, stmt, false);
+    with_hash["spec"]["payloadHash"] = json!({"algorithm": "sha256", "value": "00"});
+    assert!(canonicalize_proposed(&with_hash).is_err());
     assert!(matches!(
         canonicalize_proposed(&dsse_proposed(&key, stmt, true)),
         Err(RekorError::BadSignature(_))
