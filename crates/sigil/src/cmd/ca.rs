@@ -253,7 +253,7 @@ fn github_env(a: GithubEnvArgs) -> anyhow::Result<ExitCode> {
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", token),
     ]
     .into_iter()
-    .chain(profile.env().into_iter())
+    .chain(profile.env())
     {
         out.push_str(&format!("export {name}={}\n", shell_quote(&value)));
     }
