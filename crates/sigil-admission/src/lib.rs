@@ -35,7 +35,7 @@ pub mod wildcard;
 pub use engine::{Engine, EngineOptions, Evaluation, Phase, Request, RuleResult, RuleStatus};
 pub use error::Error;
 pub use manifests::{manifests, ManifestOptions};
-pub use policy::{load_policies, parse_policies, Policy, PolicySet};
+pub use policy::{load_policies, parse_documents, parse_policies, Policy, PolicySet};
 pub use review::{review_response, AdmissionRequest};
 pub use server::{router, serve, AppState, ServeOptions, TlsSource};
 pub use tls::{self_signed, SelfSigned};

@@ -796,6 +796,35 @@ pub fn parse_policies(text: &str, origin: &str) -> Result<PolicySet, Error> {
     Ok(set)
 }
 
+/// Every document of a YAML/JSON stream (`---`-separated; `…List` kinds unpacked), for
+/// resource files given to `sigil policy apply`.
+pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let v = Value::deserialize(doc).map_err(|e| Error::Parse {
+            what: format!("{origin} document {}", i + 1),
+            source: e,
+        })?;
+        match v.get("kind").and_then(Value::as_str) {
+            None if v.is_null() => {}
+            Some(k) if k.ends_with("List") => out.extend(
+                v.get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Some(_) => out.push(v),
+            None => {
+                return Err(Error::Resource(format!(
+                    "{origin} document {}: no kind",
+                    i + 1
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Loads a policy file, or every `.yaml`/`.yml`/`.json` file of a directory (sorted).
 pub fn load_policies(path: &Path) -> Result<PolicySet, Error> {
     let mut set = PolicySet::default();

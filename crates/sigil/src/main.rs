@@ -44,6 +44,12 @@ enum Command {
     Oidc(cmd::ca::OidcCommand),
     /// Generate an SBOM for an image or a directory (like Syft).
     Sbom(cmd::sbom::SbomArgs),
+    /// The admission webhook enforcing Kyverno verifyImages policies.
+    #[command(subcommand)]
+    Admission(cmd::admission::AdmissionCommand),
+    /// Evaluate Kyverno policies against resource files (like `kyverno apply`).
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +77,8 @@ fn main() -> ExitCode {
             Command::Ca(c) => cmd::ca::run_ca(c).await,
             Command::Oidc(c) => cmd::ca::run_oidc(c).await,
             Command::Sbom(a) => cmd::sbom::run(a).await,
+            Command::Admission(c) => cmd::admission::run(c).await,
+            Command::Policy(c) => cmd::policy::run(c).await,
         }
     });
     match result {

@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+pub mod admission;
 pub mod ca;
 pub mod keys;
+pub mod policy;
 pub mod registry;
 pub mod registry_opts;
 pub mod sbom;
