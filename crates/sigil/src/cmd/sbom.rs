@@ -81,22 +81,18 @@ fn outputs(a: &SbomArgs) -> anyhow::Result<Vec<(Format, Option<PathBuf>)>> {
 }
 
 /// A one-line progress display on a terminal.
-fn progress_display(enabled: bool) -> Option<impl Fn(Progress) + Sync> {
-    enabled.then(|| {
-        |p: Progress| {
-            let mut e = std::io::stderr().lock();
-            match p {
-                Progress::Layers { done, total } => {
-                    let _ = write!(e, "\r\x1b[2K layers read: {done}/{total}");
-                }
-                Progress::Packages(n) => {
-                    let _ = writeln!(e, "\r\x1b[2K packages found: {n}");
-                }
-                _ => {}
-            }
-            let _ = e.flush();
+fn show_progress(p: Progress) {
+    let mut e = std::io::stderr().lock();
+    match p {
+        Progress::Layers { done, total } => {
+            let _ = write!(e, "\r\x1b[2K layers read: {done}/{total}");
         }
-    })
+        Progress::Packages(n) => {
+            let _ = writeln!(e, "\r\x1b[2K packages found: {n}");
+        }
+        _ => {}
+    }
+    let _ = e.flush();
 }
 
 pub async fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
@@ -136,12 +132,12 @@ pub async fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let sbom = tokio::task::spawn_blocking(move || {
-        let display = progress_display(show);
+        let display: &(dyn Fn(Progress) + Sync) = &show_progress;
         let opts = ScanOptions {
             scope,
             catalogers,
             limits,
-            progress: display.as_ref().map(|d| d as &(dyn Fn(Progress) + Sync)),
+            progress: show.then_some(display),
         };
         match registry {
             Some(src) => sigil_sbom::scan_image(&src, &opts),
