@@ -14,7 +14,43 @@ use crate::name::RepoName;
 use crate::storage::{BlobContent, BodyStream};
 
 /// Streamed blob reads use buffers of this size.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1 << 20;
+/// Chunks read ahead of the network.
+const READ_AHEAD: usize = 4;
+
+/// Streams `len` bytes of `file` from a blocking reader thread, so disk reads overlap with
+/// sending (tokio's `File` would hop to the blocking pool for every read instead).
+fn file_stream(
+    mut file: std::fs::File,
+    len: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    use std::io::Read;
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+            let mut buf = vec![0u8; want];
+            let item = match file.read(&mut buf) {
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob shorter than its size",
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    left -= n as u64;
+                    Ok(bytes::Bytes::from(buf))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return; // the client went away, or the read failed (reported in the stream)
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
 
 fn digest(s: &str) -> Result<Digest, ApiError> {
     s.parse()
@@ -115,10 +151,7 @@ pub(super) async fn get(state: &AppState, repo: &RepoName, d: &str, req: &Parts)
         match content {
             BlobContent::Bytes(b) => Response::new(Body::from(b)),
             BlobContent::File { file, len } => {
-                use tokio::io::AsyncReadExt;
-                let stream =
-                    tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-                Response::new(Body::from_stream(stream))
+                Response::new(Body::from_stream(file_stream(file.into_std().await, len)))
             }
         }
     };

@@ -169,6 +169,20 @@ impl FsStorage {
         blocking(move || write_atomic(&tmp, &dest, &content)).await
     }
 
+    /// Creates an empty marker file (a blob link). Its existence is all it says, so it needs no
+    /// temporary file: `create` is atomic. The directory is synced so the link survives a
+    /// power loss once acknowledged.
+    pub(crate) async fn link_empty(&self, path: PathBuf) -> Result<(), Error> {
+        blocking(move || {
+            let parent = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+            std::fs::File::create(&path).map_err(Error::io("creating", &path))?;
+            sync_dir(parent);
+            Ok(())
+        })
+        .await
+    }
+
     async fn link(&self, path: PathBuf, content: Vec<u8>) -> Result<(), Error> {
         let tmp = self.root.join("tmp");
         blocking(move || write_atomic(&tmp, &path, &content)).await
@@ -262,7 +276,7 @@ impl Storage for FsStorage {
         let Some(size) = self.linked_blob_size(from, digest).await? else {
             return Ok(None);
         };
-        self.link(self.blob_link(repo, digest), Vec::new()).await?;
+        self.link_empty(self.blob_link(repo, digest)).await?;
         Ok(Some(size))
     }
 
@@ -501,10 +515,16 @@ pub(crate) fn rename_into_place(from: &Path, dest: &Path) -> Result<(), Error> {
         let _ = std::fs::remove_file(from);
         Error::io("renaming into", dest)(e)
     })?;
-    if let Ok(d) = std::fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
+    sync_dir(parent);
     Ok(())
+}
+
+/// Makes a directory's entries (a rename, a new file) durable. Best effort: a failure here
+/// loses durability against power loss, not atomicity, so it is logged, not returned.
+fn sync_dir(dir: &Path) {
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(error = %e, dir = %dir.display(), "syncing a directory");
+    }
 }
 
 async fn exists(p: &Path) -> Result<bool, Error> {

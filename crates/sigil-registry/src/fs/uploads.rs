@@ -189,8 +189,9 @@ pub(crate) async fn append(
                     h.update(&chunk);
                 }
             }
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_data()
+            // No fsync here: a chunk is not a durability point. `finish` syncs the data
+            // before the blob becomes visible, which is what an acknowledged (201) push needs.
+            w.flush()
         };
         let r = run(&mut hasher);
         (hasher, r)
@@ -286,7 +287,7 @@ pub(crate) async fn finish(
         rename_into_place(&data, &dest)
     })
     .await?;
-    s.link(s.blob_link(repo, digest), Vec::new()).await?;
+    s.link_empty(s.blob_link(repo, digest)).await?;
     g.gone = true;
     drop(g);
     remove_session_dir(s, id).await;
