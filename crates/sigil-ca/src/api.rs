@@ -41,21 +41,32 @@ pub struct CaState {
 
 /// The CA's router: Fulcio's API, plus the CT log's when it is embedded.
 pub fn router(state: CaState) -> Router {
-    let mut r = Router::new()
+    let ct = state.ct_log.clone();
+    let r = Router::new()
         .route("/api/v2/signingCert", post(signing_cert))
         .route("/api/v2/trustBundle", get(trust_bundle))
         .route("/api/v2/configuration", get(configuration))
-        .route("/api/v1/rootCert", get(root_cert));
-    if state.ct_log.is_some() {
-        r = r
-            .route("/ct/v1/add-pre-chain", post(add_pre_chain))
-            .route("/ct/v1/get-roots", get(get_roots))
-            .route("/ct/v1/get-sth", get(get_sth))
-            .route("/ct/v1/get-sth-consistency", get(get_sth_consistency))
-            .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
-            .route("/ct/v1/get-entries", get(get_entries));
+        .route("/api/v1/rootCert", get(root_cert))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state);
+    match ct {
+        Some(log) => r.merge(ct_router(log)),
+        None => r,
     }
-    r.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(state)
+}
+
+/// The RFC 6962 routes of a CT log alone (`/ct/v1/…`), to serve a log without a CA or to
+/// embed it elsewhere.
+pub fn ct_router(log: Arc<CtLog>) -> Router {
+    Router::new()
+        .route("/ct/v1/add-pre-chain", post(add_pre_chain))
+        .route("/ct/v1/get-roots", get(get_roots))
+        .route("/ct/v1/get-sth", get(get_sth))
+        .route("/ct/v1/get-sth-consistency", get(get_sth_consistency))
+        .route("/ct/v1/get-proof-by-hash", get(get_proof_by_hash))
+        .route("/ct/v1/get-entries", get(get_entries))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(log)
 }
 
 type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
@@ -235,22 +246,11 @@ async fn configuration(State(state): State<CaState>) -> Json<serde_json::Value> 
     Json(json!({ "issuers": issuers }))
 }
 
-async fn add_pre_chain(State(state): State<CaState>, body: Body) -> Result<Response, Error> {
-    let log = state
-        .ct_log
-        .clone()
-        .ok_or(Error::Config("no embedded CT log".into()))?;
+async fn add_pre_chain(State(log): State<Arc<CtLog>>, body: Body) -> Result<Response, Error> {
     let body = read_body(body)?;
     let req: AddChainRequest = serde_json::from_slice(&body)
         .map_err(|e| Error::MalformedRequest(format!("request body: {e}")))?;
     Ok(Json(log.add_pre_chain_json(&req).await?).into_response())
-}
-
-fn ct_log(state: &CaState) -> Result<Arc<CtLog>, Error> {
-    state
-        .ct_log
-        .clone()
-        .ok_or(Error::Config("no embedded CT log".into()))
 }
 
 /// RFC 6962 query parameters are decimal integers (and `hash` base64, which may contain `+`).
@@ -264,20 +264,20 @@ fn param<T: std::str::FromStr>(
         .map_err(|_| Error::MalformedRequest(format!("query parameter `{name}` is not a number")))
 }
 
-async fn get_sth(State(state): State<CaState>) -> Result<Json<crate::ct::SignedTreeHead>, Error> {
-    Ok(Json(ct_log(&state)?.signed_tree_head()?))
+async fn get_sth(State(log): State<Arc<CtLog>>) -> Result<Json<crate::ct::SignedTreeHead>, Error> {
+    Ok(Json(log.signed_tree_head()?))
 }
 
 async fn get_sth_consistency(
-    State(state): State<CaState>,
+    State(log): State<Arc<CtLog>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, Error> {
-    let proof = ct_log(&state)?.consistency(param(&q, "first")?, param(&q, "second")?)?;
+    let proof = log.consistency(param(&q, "first")?, param(&q, "second")?)?;
     Ok(Json(json!({ "consistency": proof })))
 }
 
 async fn get_proof_by_hash(
-    State(state): State<CaState>,
+    State(log): State<Arc<CtLog>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, Error> {
     let hash = q
@@ -287,15 +287,15 @@ async fn get_proof_by_hash(
     let hash = B64
         .decode(hash.replace(' ', "+"))
         .map_err(|_| Error::MalformedRequest("query parameter `hash` is not base64".into()))?;
-    let (index, path) = ct_log(&state)?.proof_by_hash(&hash, param(&q, "tree_size")?)?;
+    let (index, path) = log.proof_by_hash(&hash, param(&q, "tree_size")?)?;
     Ok(Json(json!({ "leaf_index": index, "audit_path": path })))
 }
 
 async fn get_entries(
-    State(state): State<CaState>,
+    State(log): State<Arc<CtLog>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, Error> {
-    let leaves = ct_log(&state)?.leaves(param(&q, "start")?, param(&q, "end")?)?;
+    let leaves = log.leaves(param(&q, "start")?, param(&q, "end")?)?;
     let entries: Vec<_> = leaves
         .iter()
         .map(|l| json!({ "leaf_input": B64.encode(l), "extra_data": "" }))
@@ -303,12 +303,8 @@ async fn get_entries(
     Ok(Json(json!({ "entries": entries })))
 }
 
-async fn get_roots(State(state): State<CaState>) -> Json<serde_json::Value> {
-    let roots: Vec<String> = state
-        .ct_log
-        .iter()
-        .flat_map(|l| l.roots().iter().map(|r| B64.encode(r)))
-        .collect();
+async fn get_roots(State(log): State<Arc<CtLog>>) -> Json<serde_json::Value> {
+    let roots: Vec<String> = log.roots().iter().map(|r| B64.encode(r)).collect();
     Json(json!({ "certificates": roots }))
 }
 

@@ -27,7 +27,7 @@ mod store;
 mod verify;
 
 // The public interface is:
-pub use api::{router, CaState, MAX_BODY};
+pub use api::{ct_router, router, CaState, MAX_BODY};
 pub use authority::{Authority, CaFiles, IssuedChain, Principal, LEAF_VALIDITY};
 pub use config::{CaConfig, IssuerConfig, IssuerKind};
 pub use ct::{

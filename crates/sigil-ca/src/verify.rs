@@ -129,7 +129,7 @@ impl TokenVerifier {
         validation.validate_nbf = true;
         validation.leeway = 60;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(Error::TokenValidation)?;
+            .map_err(explain)?;
         Ok(VerifiedToken {
             issuer: issuer.clone(),
             claims: data.claims,
@@ -220,6 +220,25 @@ impl TokenVerifier {
             .json()
             .await
             .map_err(|e| fail(Box::new(e)))
+    }
+}
+
+/// A message that says what is wrong with the token, for the common failures.
+fn explain(e: jsonwebtoken::errors::Error) -> Error {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::ExpiredSignature => Error::Token("token has expired (exp is in the past)"),
+        K::ImmatureSignature => Error::Token("token is not valid yet (nbf is in the future)"),
+        K::InvalidAudience => Error::Token("token audience (aud) is not this CA's client id"),
+        K::InvalidIssuer => Error::Token("token issuer (iss) does not match the configured issuer"),
+        K::InvalidSignature => {
+            Error::Token("token signature does not verify with the issuer's keys")
+        }
+        K::InvalidAlgorithm => Error::Token("token algorithm does not match the issuer's key type"),
+        K::MissingRequiredClaim(_) => {
+            Error::Token("token lacks a required claim (exp, iss, aud and sub)")
+        }
+        _ => Error::TokenValidation(e),
     }
 }
 

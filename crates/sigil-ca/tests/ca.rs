@@ -511,19 +511,19 @@ async fn bad_tokens_are_refused_and_nothing_is_issued() {
         c.insert("iat".into(), json!(now - 4000));
         c.insert("nbf".into(), json!(now - 4000));
     });
-    s.refused(&key_request(&expired, &key, &sub), 401, "ExpiredSignature")
+    s.refused(&key_request(&expired, &key, &sub), 401, "token has expired")
         .await;
 
     let not_yet = with(&|c| {
         c.insert("nbf".into(), json!(now + 3600));
     });
-    s.refused(&key_request(&not_yet, &key, &sub), 401, "ImmatureSignature")
+    s.refused(&key_request(&not_yet, &key, &sub), 401, "not valid yet")
         .await;
 
     let wrong_aud =
         s.gh.mint_github(GITHUB, &p, "https://github.com/octo")
             .unwrap();
-    s.refused(&key_request(&wrong_aud, &key, &sub), 401, "InvalidAudience")
+    s.refused(&key_request(&wrong_aud, &key, &sub), 401, "audience")
         .await;
 
     let unknown =
@@ -546,8 +546,12 @@ async fn bad_tokens_are_refused_and_nothing_is_issued() {
         .collect();
     parts[0] = good.split('.').next().unwrap().to_owned();
     let bad_sig = parts.join(".");
-    s.refused(&key_request(&bad_sig, &key, &sub), 401, "InvalidSignature")
-        .await;
+    s.refused(
+        &key_request(&bad_sig, &key, &sub),
+        401,
+        "signature does not verify",
+    )
+    .await;
 
     // Tampered payload with the original signature.
     let mut tampered: Vec<&str> = good.split('.').collect();
@@ -558,7 +562,7 @@ async fn bad_tokens_are_refused_and_nothing_is_issued() {
     s.refused(
         &key_request(&tampered.join("."), &key, &sub),
         401,
-        "InvalidSignature",
+        "signature does not verify",
     )
     .await;
 
@@ -867,4 +871,130 @@ fn config_errors_are_clear() {
     // Fulcio's JSON spelling.
     let c = CaConfig::from_yaml(r#"{"OIDCIssuers": {"https://a": {"IssuerURL": "https://a", "ClientID": "sigstore", "Type": "email"}}}"#).unwrap();
     assert_eq!(c.oidc_issuers.len(), 1);
+}
+
+#[tokio::test]
+async fn ca_submits_to_a_remote_ct_log_over_http() {
+    let s = stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A standalone CT log, reached over HTTP by a second CA.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ct_url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = CaConfig::from_yaml(&format!(
+        "oidc-issuers:\n  {GITHUB}:\n    issuer-url: {GITHUB}\n    type: github-workflow\n    discovery-url: {}/.well-known/openid-configuration\nct-log-url: {ct_url}\n",
+        s.gh.settings().unwrap().url
+    ))
+    .unwrap();
+    let ca = sigil_ca::open_ca(&dir.path().join("ca"), &config).unwrap();
+    assert!(
+        ca.ct_log.is_none(),
+        "no embedded log when ct-log-url is set"
+    );
+    let key = Arc::new(sigil_ca::FileSigner::load_or_generate(&dir.path().join("ct.key")).unwrap());
+    let log = Arc::new(
+        sigil_ca::CtLog::open(
+            &dir.path().join("ct"),
+            key,
+            vec![ca.authority.root_der().to_vec()],
+        )
+        .unwrap(),
+    );
+    let _ct = sigil_ca::spawn(listener, sigil_ca::ct_router(log.clone())).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ca_srv = sigil_ca::spawn(l, sigil_ca::router(ca.clone())).unwrap();
+
+    let p = profile();
+    let token = s.github_token(&p);
+    let sub = format!("repo:{}:ref:{}", p.repository, p.git_ref);
+    let resp = s
+        .http
+        .post(format!("{}/api/v2/signingCert", ca_srv.url()))
+        .json(&key_request(&token, &Key::new(), &sub))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let chain = chain_of(&resp.json().await.unwrap());
+    let leaf = Certificate::from_der(&chain[0]).unwrap();
+    let inter = Certificate::from_der(&chain[1]).unwrap();
+    let inter_spki = inter
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    fulcio::verify_embedded_sct(&leaf, &inter_spki, log.public_key_spki()).unwrap();
+    assert_eq!(log.size(), 1);
+
+    // The log refuses chains of a CA it does not accept (the first stack's CA).
+    let other = s.ca_state.authority.chain_der();
+    let body = json!({"chain": other.iter().map(|c| B64.encode(c)).collect::<Vec<_>>()});
+    let r = s
+        .http
+        .post(format!("{ct_url}/ct/v1/add-pre-chain"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // An unreachable log is a 502 for the client, with nothing issued.
+    config.ct_log_url = Some("http://127.0.0.1:9".into());
+    let broken = sigil_ca::open_ca(&dir.path().join("ca"), &config).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broken_srv = sigil_ca::spawn(l, sigil_ca::router(broken)).unwrap();
+    let r = s
+        .http
+        .post(format!("{}/api/v2/signingCert", broken_srv.url()))
+        .json(&key_request(&token, &Key::new(), &sub))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+}
+
+#[tokio::test]
+async fn unreachable_issuer_and_garbled_tokens() {
+    let s = stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = CaConfig::from_yaml(&format!(
+        "oidc-issuers:\n  {GITHUB}:\n    issuer-url: {GITHUB}\n    type: github-workflow\n    discovery-url: http://127.0.0.1:9/.well-known/openid-configuration\n"
+    ))
+    .unwrap();
+    let ca = sigil_ca::open_ca(dir.path(), &config).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let srv = sigil_ca::spawn(l, sigil_ca::router(ca)).unwrap();
+    let p = profile();
+    let token = s.github_token(&p);
+    let sub = format!("repo:{}:ref:{}", p.repository, p.git_ref);
+    let r = s
+        .http
+        .post(format!("{}/api/v2/signingCert", srv.url()))
+        .json(&key_request(&token, &Key::new(), &sub))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    let msg: Value = r.json().await.unwrap();
+    assert!(
+        msg["message"]
+            .as_str()
+            .unwrap()
+            .contains("fetching the signing keys of issuer"),
+        "{msg}"
+    );
+
+    // Every single-byte corruption of a good token is refused with a 4xx, never a 5xx or a
+    // certificate.
+    let key = Key::new();
+    let bytes = token.as_bytes();
+    for i in (0..bytes.len()).step_by(13) {
+        let mut t = bytes.to_vec();
+        t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+        let t = String::from_utf8(t).unwrap();
+        if t == token {
+            continue;
+        }
+        let (status, resp) = s.post(&key_request(&t, &key, &sub)).await;
+        assert!((400..500).contains(&status), "byte {i}: {status} {resp}");
+    }
 }
