@@ -469,3 +469,15 @@ fn bad_layouts_are_clear_errors() {
     )
     .is_err());
 }
+
+#[test]
+fn zstd_and_uncompressed_layers_are_read() {
+    let t1 = tar_of(&[E::File("etc/os-release", OS_RELEASE.as_bytes())]);
+    let t2 = tar_of(&[E::File("var/lib/dpkg/status", STATUS.as_bytes())]);
+    let z = ruzstd::encoding::compress_to_vec(&t2[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let dir = tempfile::tempdir().unwrap();
+    // Layer 1 uncompressed, layer 2 zstd: compression is detected from the bytes.
+    oci_layout(dir.path(), &[(t1.clone(), t1), (z, t2)]);
+    let sbom = scan(&format!("oci-dir:{}", dir.path().display()), &ScanOptions::default()).unwrap();
+    assert_eq!(names(&sbom), vec!["bash@5.2.15-2+b2", "zlib1g@1:1.2.13.dfsg-1"]);
+}
