@@ -103,10 +103,42 @@ impl Default for EngineOptions {
     }
 }
 
+/// A policy with what every request would otherwise recompute: its identity (cache key
+/// part) and, per rule and verifyImages entry, the shared entry and its attestor hash.
+#[derive(Debug)]
+struct Prepared {
+    policy: Policy,
+    identity: String,
+    key: String,
+    entries: Vec<Vec<(Arc<ImageVerification>, String)>>,
+}
+
+impl Prepared {
+    fn new(policy: Policy) -> Prepared {
+        let entries = policy
+            .spec
+            .rules
+            .iter()
+            .map(|r| {
+                r.verify_images
+                    .iter()
+                    .map(|iv| (Arc::new(iv.clone()), iv.attestor_identity()))
+                    .collect()
+            })
+            .collect();
+        Prepared {
+            identity: policy.identity(),
+            key: policy.key(),
+            policy,
+            entries,
+        }
+    }
+}
+
 /// Policies plus the verifier.
 #[derive(Debug)]
 pub struct Engine {
-    policies: RwLock<Arc<Vec<Policy>>>,
+    policies: RwLock<Arc<Vec<Prepared>>>,
     pub verifier: ImageVerifier,
     pub options: EngineOptions,
 }
@@ -118,6 +150,7 @@ struct Job {
     policy_identity: String,
     rule: String,
     entry: Arc<ImageVerification>,
+    attestors: String,
     action: FailureAction,
     failure_policy: FailurePolicy,
     found: FoundImage,
@@ -126,7 +159,7 @@ struct Job {
 impl Engine {
     pub fn new(policies: Vec<Policy>, verifier: ImageVerifier, options: EngineOptions) -> Engine {
         Engine {
-            policies: RwLock::new(Arc::new(policies)),
+            policies: RwLock::new(Arc::new(policies.into_iter().map(Prepared::new).collect())),
             verifier,
             options,
         }
@@ -134,16 +167,22 @@ impl Engine {
 
     /// Replaces the policy set (reload); requests in flight keep the set they started with.
     pub fn set_policies(&self, policies: Vec<Policy>) {
+        let prepared = Arc::new(policies.into_iter().map(Prepared::new).collect());
         if let Ok(mut p) = self.policies.write() {
-            *p = Arc::new(policies);
+            *p = prepared;
         }
     }
 
-    pub fn policies(&self) -> Arc<Vec<Policy>> {
+    fn prepared(&self) -> Arc<Vec<Prepared>> {
         match self.policies.read() {
             Ok(p) => p.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// Number of policies in force.
+    pub fn policy_count(&self) -> usize {
+        self.prepared().len()
     }
 
     /// Evaluates `req` for `phase`.
@@ -161,7 +200,7 @@ impl Engine {
                 return ev;
             }
         }
-        let policies = self.policies();
+        let policies = self.prepared();
         let meta = req.object.get("metadata");
         let labels = string_map(meta.and_then(|m| m.get("labels")));
         let annotations = string_map(meta.and_then(|m| m.get("annotations")));
@@ -178,8 +217,9 @@ impl Engine {
         };
         let mut images: Option<Result<Vec<FoundImage>, String>> = None;
         let mut jobs = Vec::new();
-        for policy in policies.iter() {
-            for rule in &policy.spec.rules {
+        for prepared in policies.iter() {
+            let policy = &prepared.policy;
+            for (ri, rule) in policy.spec.rules.iter().enumerate() {
                 if rule.verify_images.is_empty() {
                     continue;
                 }
@@ -189,7 +229,7 @@ impl Engine {
                 let result =
                     |status, message: String, image: Option<String>, blocking| RuleResult {
                         policy: policy.metadata.name.clone(),
-                        policy_key: policy.key(),
+                        policy_key: prepared.key.clone(),
                         rule: rule_name.clone(),
                         image,
                         status,
@@ -220,8 +260,9 @@ impl Engine {
                         continue;
                     }
                 };
-                for iv in &rule.verify_images {
-                    let entry = Arc::new(iv.clone());
+                let entries = prepared.entries.get(ri).map(Vec::as_slice).unwrap_or(&[]);
+                for (entry, attestors) in entries {
+                    let iv = entry.as_ref();
                     let action = policy.action(iv);
                     for f in found.iter() {
                         let refs = iv.references();
@@ -251,10 +292,11 @@ impl Engine {
                         }
                         jobs.push(Job {
                             policy: policy.metadata.name.clone(),
-                            policy_key: policy.key(),
-                            policy_identity: policy.identity(),
+                            policy_key: prepared.key.clone(),
+                            policy_identity: prepared.identity.clone(),
                             rule: rule_name.clone(),
                             entry: entry.clone(),
+                            attestors: attestors.clone(),
                             action,
                             failure_policy: policy.failure_policy(),
                             found: f.clone(),
@@ -327,6 +369,7 @@ impl Engine {
                             entry: j.entry.clone(),
                             policy: j.policy_identity.clone(),
                             rule: j.rule.clone(),
+                            attestors: j.attestors.clone(),
                         },
                         digest,
                     )

@@ -197,6 +197,8 @@ pub struct VerifyJob {
     /// [`crate::Policy::identity`].
     pub policy: String,
     pub rule: String,
+    /// [`ImageVerification::attestor_identity`] of `entry`.
+    pub attestors: String,
 }
 
 impl ImageVerifier {
@@ -262,7 +264,7 @@ impl ImageVerifier {
             digest: digest.to_string(),
             policy: job.policy.clone(),
             rule: job.rule.clone(),
-            attestors: job.entry.attestor_identity(),
+            attestors: job.attestors.clone(),
         };
         let now = Instant::now();
         let pending = {
@@ -661,4 +663,163 @@ fn wildcard_regex(pattern: &str) -> String {
     }
     re.push_str(")$");
     re
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Ctlog, Rekor};
+
+    fn root() -> Option<Arc<TrustedRoot>> {
+        let bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/trust/production-trusted_root.json"),
+        )
+        .unwrap();
+        Some(Arc::new(
+            sigil_core::trust_root::trusted_root_from_any(&bytes).unwrap(),
+        ))
+    }
+
+    fn keyless(k: Keyless) -> Attestor {
+        Attestor {
+            keyless: Some(k),
+            ..Attestor::default()
+        }
+    }
+
+    fn identity(p: &ImagePolicy) -> (&IdentityPolicy, SctPolicy) {
+        match &p.trust {
+            Trust::Keyless { identity, sct } => (identity, *sct),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keyless_attestors_map_to_keyless_trust() {
+        let lab = keyless(Keyless {
+            subject: Some("https://github.com/u/r/.github/workflows/sign.yml@refs/tags/*".into()),
+            issuer: Some("https://token.actions.githubusercontent.com".into()),
+            rekor: Some(Rekor {
+                url: Some("https://rekor.sigstore.dev".into()),
+                ..Rekor::default()
+            }),
+            ..Keyless::default()
+        });
+        let p = image_policy(&lab, root()).unwrap();
+        assert_eq!(p.tlog, TlogPolicy::Required);
+        assert!(p.trusted_root.is_some());
+        let (id, sct) = identity(&p);
+        assert_eq!(sct, SctPolicy::Required);
+        assert!(id
+            .identity
+            .matches("https://github.com/u/r/.github/workflows/sign.yml@refs/tags/v1.0.0"));
+        assert!(!id
+            .identity
+            .matches("https://github.com/u/r/.github/workflows/sign.yml@refs/heads/main"));
+        assert!(!id.identity.matches(
+            "https://evil.example/https://github.com/u/r/.github/workflows/sign.yml@refs/tags/v1"
+        ));
+        assert!(id
+            .issuer
+            .matches("https://token.actions.githubusercontent.com"));
+        assert!(!id
+            .issuer
+            .matches("https://token.actions.githubusercontent.com.evil"));
+
+        // subject OR subjectRegExp (unanchored, as Kyverno); ignoreSCT / ignoreTlog.
+        let either = keyless(Keyless {
+            subject: Some("a@example.com".into()),
+            subject_reg_exp: Some("@corp\\.example$".into()),
+            issuer_reg_exp: Some("accounts".into()),
+            rekor: Some(Rekor {
+                url: Some("u".into()),
+                ignore_tlog: true,
+                ..Rekor::default()
+            }),
+            ctlog: Some(Ctlog {
+                ignore_sct: true,
+                ..Ctlog::default()
+            }),
+            ..Keyless::default()
+        });
+        let p = image_policy(&either, root()).unwrap();
+        assert_eq!(p.tlog, TlogPolicy::Ignore);
+        let (id, sct) = identity(&p);
+        assert_eq!(sct, SctPolicy::Ignore);
+        assert!(id.identity.matches("a@example.com"));
+        assert!(id.identity.matches("b@corp.example"));
+        assert!(!id.identity.matches("xa@example.com"));
+        assert!(id.issuer.matches("https://accounts.google.com"));
+
+        // GitHub extensions, exact.
+        let mut ext = BTreeMap::new();
+        ext.insert("githubWorkflowTrigger".to_owned(), "push".to_owned());
+        let gh = keyless(Keyless {
+            additional_extensions: Some(ext),
+            rekor: Some(Rekor {
+                url: Some("u".into()),
+                ..Rekor::default()
+            }),
+            ..Keyless::default()
+        });
+        let p = image_policy(&gh, root()).unwrap();
+        assert_eq!(identity(&p).0.github.trigger.as_deref(), Some("push"));
+    }
+
+    #[test]
+    fn what_cannot_be_checked_is_refused() {
+        let base = Keyless {
+            rekor: Some(Rekor {
+                url: Some("u".into()),
+                ..Rekor::default()
+            }),
+            ..Keyless::default()
+        };
+        let unsupported = |a: Attestor, r: Option<Arc<TrustedRoot>>| {
+            matches!(image_policy(&a, r), Err(VerifyError::Unsupported(_)))
+        };
+        assert!(unsupported(keyless(base.clone()), None), "no trusted root");
+        assert!(unsupported(
+            keyless(Keyless {
+                roots: Some("PEM".into()),
+                ..base.clone()
+            }),
+            root()
+        ));
+        assert!(unsupported(
+            keyless(Keyless {
+                issuer: Some("a".into()),
+                issuer_reg_exp: Some("b".into()),
+                ..base.clone()
+            }),
+            root()
+        ));
+        let mut ext = BTreeMap::new();
+        ext.insert("githubWorkflowRef".to_owned(), "refs/tags/*".to_owned());
+        assert!(unsupported(
+            keyless(Keyless {
+                additional_extensions: Some(ext),
+                ..base.clone()
+            }),
+            root()
+        ));
+        assert!(unsupported(
+            Attestor {
+                certificates: Some(crate::policy::Certificates::default()),
+                ..Attestor::default()
+            },
+            root()
+        ));
+        assert!(unsupported(
+            Attestor {
+                keys: Some(crate::policy::StaticKeys {
+                    kms: Some("gcpkms://x".into()),
+                    ..Default::default()
+                }),
+                ..Attestor::default()
+            },
+            root()
+        ));
+    }
 }
