@@ -266,11 +266,9 @@ fn leaf_params(
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
     p.use_authority_key_identifier_extension = true;
     let ia5 = |s: &str| {
-        rcgen::string::Ia5String::try_from(s.to_owned()).map_err(|_| Error::SubjectNotAllowed {
-            subject: s.to_owned(),
-            issuer: String::new(),
-            reason: "identity must be ASCII",
-        })
+        // Email and URI SANs are IA5String (RFC 5280 §4.2.1.6): internationalised names must
+        // arrive already encoded (punycode, percent-encoding).
+        rcgen::string::Ia5String::try_from(s.to_owned()).map_err(|_| Error::NotAscii(s.to_owned()))
     };
     p.subject_alt_names = vec![match &principal.san {
         SubjectAltName::Email(e) => SanType::Rfc822Name(ia5(e)?),

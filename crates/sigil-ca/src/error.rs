@@ -26,6 +26,8 @@ pub enum Error {
         issuer: String,
         reason: &'static str,
     },
+    #[error("identity `{0}` is not ASCII, which an email or URI SAN must be")]
+    NotAscii(String),
     #[error("no key with id `{kid}` in the JWKS of issuer `{issuer}`")]
     UnknownKey { issuer: String, kid: String },
     #[error("fetching the signing keys of issuer `{issuer}` failed")]
@@ -104,6 +106,7 @@ impl Error {
             | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::MissingClaim(_)
             | Error::SubjectNotAllowed { .. }
+            | Error::NotAscii(_)
             | Error::MalformedRequest(_)
             | Error::UnsupportedKey(_)
             | Error::ProofOfPossession { .. }
