@@ -280,6 +280,37 @@ fn sigstore_python_signs_with_sigil_ca_and_verifies_offline() {
     );
     assert!(!out.status.success());
 
+    // sigil's own verifier accepts the same bundle (chain, SCT from the embedded CT log, tlog
+    // entry, identity and GitHub extensions), and refuses another workflow.
+    let verify = |identity: &str| {
+        sigil()
+            .current_dir(dir)
+            .args([
+                "verify-blob",
+                "--bundle",
+                "gh.sigstore.json",
+                "--trust-config",
+                "trust_config.json",
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                GITHUB,
+                "--certificate-github-workflow-repository",
+                "octo/hello",
+                "--certificate-github-workflow-trigger",
+                "push",
+                "artifact.txt",
+            ])
+            .output()
+            .unwrap()
+    };
+    ok(&verify(identity), "sigil verify-blob");
+    assert!(
+        !verify("https://github.com/octo/evil/.github/workflows/release.yml@refs/tags/v1.0.0")
+            .status
+            .success()
+    );
+
     // 2. An email identity from `sigil oidc token`.
     let token = run_ok(sigil().args([
         "oidc",
