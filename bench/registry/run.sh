@@ -34,6 +34,14 @@ cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$WORK/policy.json"
 python3 "$HERE/mklayouts.py" "$WORK/img"
+# A separate 50 MiB blob for the raw-HTTP push (not shared with the images, so no run can
+# short-cut it by content deduplication).
+head -c 52428800 /dev/urandom > "$WORK/raw.bin"
+RAW_DIGEST=sha256:$(sha256sum "$WORK/raw.bin" | cut -d' ' -f1)
+BIG_LAYER=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["layers"][0]["digest"])' \
+  "$WORK/img/big/blobs/sha256/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"][7:])' "$WORK/img/big/index.json")")
+MANY_LAYERS=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join(l["digest"] for l in m["layers"]))' \
+  "$WORK/img/many/blobs/sha256/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"][7:])' "$WORK/img/many/index.json")")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
@@ -83,6 +91,19 @@ for rep in $(seq "$REPS"); do
       echo "$kind $img push $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
       echo "$kind $img pull $(echo "$t3 - $t2" | bc -l)" >> "$RESULTS"
     done
+    # The same transfers over plain HTTP with curl (a thin client), so the registry's own
+    # speed shows where skopeo's client-side work (hashing, writing the layout) dominates.
+    t0=$(now)
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/octet-stream' \
+      --data-binary @"$WORK/raw.bin" "http://$ADDR/v2/bench/raw/blobs/uploads/?digest=$RAW_DIGEST")
+    t1=$(now)
+    [ "$code" = 201 ] || { echo "$kind: raw monolithic push answered $code" >&2; exit 1; }
+    echo "$kind raw-big push $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
+    t0=$(now); curl -sf -o /dev/null "http://$ADDR/v2/bench/big/blobs/$BIG_LAYER"; t1=$(now)
+    echo "$kind raw-big pull $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
+    urls=(); for d in $MANY_LAYERS; do urls+=(-o /dev/null "http://$ADDR/v2/bench/many/blobs/$d"); done
+    t0=$(now); curl -sf "${urls[@]}"; t1=$(now)
+    echo "$kind raw-many pull $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
     if [ "$rep" = 1 ]; then
       wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency \
         -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
@@ -107,13 +128,16 @@ for line in open(res):
     kind, img, op, secs = line.split()
     t.setdefault((img, op, kind), []).append(float(secs))
 print(f"registry benchmark: {reps} runs each, skopeo 1.9 --preserve-digests, fresh root per run")
-print(f"{'image':<6}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
-for img in ("big", "many"):
-    for op in ("push", "pull"):
+print("rows big/many: skopeo copy oci: <-> docker://; raw-*: curl, one blob POST / GETs on one connection")
+print(f"{'image':<9}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
+sizes["raw-big"] = sizes["big"]
+sizes["raw-many"] = sizes["many"]
+for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pull"),
+                ("raw-big", "push"), ("raw-big", "pull"), ("raw-many", "pull")):
         d = statistics.median(t[(img, op, "distribution")])
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
-        print(f"{img:<6}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
+        print(f"{img:<9}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
 def wrk(kind):
     txt = open(os.path.join(work, f"wrk-{kind}.txt")).read()
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))

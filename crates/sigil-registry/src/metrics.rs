@@ -82,8 +82,8 @@ struct Histogram {
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, RouteKind, u16), u64>,
-    latency: BTreeMap<(String, RouteKind), Histogram>,
+    requests: BTreeMap<(&'static str, RouteKind, u16), u64>,
+    latency: BTreeMap<(&'static str, RouteKind), Histogram>,
 }
 
 /// The registry's metrics.
@@ -93,16 +93,21 @@ pub struct Metrics(Mutex<Inner>);
 impl Metrics {
     /// Records one finished request.
     pub fn record(&self, method: &Method, route: RouteKind, status: u16, elapsed: Duration) {
+        // A fixed label set (no allocation per request, bounded cardinality).
+        let method = match *method {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::PUT => "PUT",
+            Method::POST => "POST",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            _ => "OTHER",
+        };
         let Ok(mut m) = self.0.lock() else {
             return;
         };
-        *m.requests
-            .entry((method.as_str().to_owned(), route, status))
-            .or_default() += 1;
-        let h = m
-            .latency
-            .entry((method.as_str().to_owned(), route))
-            .or_default();
+        *m.requests.entry((method, route, status)).or_default() += 1;
+        let h = m.latency.entry((method, route)).or_default();
         let secs = elapsed.as_secs_f64();
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {

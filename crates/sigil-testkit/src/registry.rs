@@ -99,6 +99,19 @@ pub fn http(
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
     {
         rest = dechunk(&rest)?;
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        // A connection cut mid-body (e.g. the server was killed) is a transport error, not
+        // a response: the client knows from Content-Length that it is incomplete.
+        if method != "HEAD" && rest.len() < len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("body cut at {} of {len} bytes", rest.len()),
+            ));
+        }
     }
     Ok(HttpResponse {
         status,
