@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 N=${N:-21}
 bash scripts/install-peers.sh >/dev/null
 cargo build --release --locked -q -p sigil -p sigil-interop --bins
-sigil=$PWD/target/release/sigil
-rsv=$PWD/target/release/rs-cosign-verify
+target=${CARGO_TARGET_DIR:-$PWD/target}
+sigil=$target/release/sigil
+rsv=$target/release/rs-cosign-verify
 work=$(mktemp -d); trap 'kill $REG_PID 2>/dev/null; rm -rf "$work"' EXIT
 start_distribution "$work/reg"
 img=$REG_ADDR/bench/app:v1
