@@ -249,6 +249,9 @@ struct Writer {
     frontier: Vec<Option<Hash>>,
     levels_dirty: bool,
     last_level_sync: Instant,
+    /// A write failed after the in-memory tree state moved on: refuse further appends until
+    /// a restart recovers from what is on disk.
+    failed: bool,
 }
 
 /// The embedded, durable [`LogStorage`] (see the module docs).
@@ -352,6 +355,17 @@ impl FileStore {
                 next_keys = kend;
                 n += 1;
             }
+        }
+        // Only the last batch can be torn by a crash (batches are written one at a time and
+        // each is synced before the next): damage further back is corruption, and cutting
+        // the log there would drop acknowledged entries. Refuse to start instead.
+        let records_in_file = index_len / REC;
+        if n < records_in_file.saturating_sub(MAX_BATCH as u64) {
+            return Err(StoreError::Corrupt(format!(
+                "index record {n} of {records_in_file} is damaged or its data is missing; \
+                 this is not a torn tail, refusing to truncate `{}`",
+                index_path.display()
+            )));
         }
         // Pass 2: the last batch may have index records whose data never reached the disk.
         let tail_start = n - tail.len() as u64;
@@ -504,6 +518,7 @@ impl FileStore {
                 frontier,
                 levels_dirty: true,
                 last_level_sync: Instant::now(),
+                failed: false,
             }),
             maps: RwLock::new(maps),
         };
@@ -536,53 +551,12 @@ impl FileStore {
         Ok(())
     }
 
-    fn record(&self, index: u64) -> Result<Record, StoreError> {
-        let size = self.size();
-        if index >= size {
-            return Err(StoreError::NoSuchLeaf { index, size });
-        }
-        let mut buf = [0u8; REC as usize];
-        read_exact_at(
-            &self.index,
-            &mut buf,
-            index * REC,
-            &self.dir.join("index.dat"),
-        )?;
-        Record::decode(&buf).ok_or_else(|| StoreError::Corrupt(format!("index record {index}")))
-    }
-
-    fn level_file(&self, level: u32) -> Option<Arc<File>> {
-        self.levels.read().ok()?.get(level as usize).cloned()
-    }
-}
-
-fn poisoned() -> StoreError {
-    StoreError::Corrupt("a writer panicked while holding the log lock".into())
-}
-
-/// Node `i` of a level during recovery: from the freshly computed hashes when it is one of
-/// them, else from the (trusted) file.
-fn node_at(f: &File, path: &Path, i: u64, start: u64, fresh: &[Hash]) -> Result<Hash, StoreError> {
-    if i >= start {
-        if let Some(h) = usize::try_from(i - start).ok().and_then(|k| fresh.get(k)) {
-            return Ok(*h);
-        }
-    }
-    let mut h = [0u8; 32];
-    read_exact_at(f, &mut h, i * 32, path)?;
-    Ok(h)
-}
-
-impl LogStorage for FileStore {
-    fn size(&self) -> u64 {
-        self.size.load(Ordering::Acquire)
-    }
-
-    fn append(&self, leaves: &[NewLeaf], integrated_time: i64) -> Result<u64, StoreError> {
-        if leaves.len() > MAX_BATCH {
-            return Err(StoreError::BatchTooLarge(leaves.len()));
-        }
-        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+    fn append_locked(
+        &self,
+        w: &mut Writer,
+        leaves: &[NewLeaf],
+        integrated_time: i64,
+    ) -> Result<u64, StoreError> {
         let first = self.size();
         let mut data = Vec::new();
         let mut keys = Vec::new();
@@ -691,6 +665,65 @@ impl LogStorage for FileStore {
                 maps.insert(first + i as u64, h, &leaf.keys);
             }
         }
+        Ok(first)
+    }
+
+    fn record(&self, index: u64) -> Result<Record, StoreError> {
+        let size = self.size();
+        if index >= size {
+            return Err(StoreError::NoSuchLeaf { index, size });
+        }
+        let mut buf = [0u8; REC as usize];
+        read_exact_at(
+            &self.index,
+            &mut buf,
+            index * REC,
+            &self.dir.join("index.dat"),
+        )?;
+        Record::decode(&buf).ok_or_else(|| StoreError::Corrupt(format!("index record {index}")))
+    }
+
+    fn level_file(&self, level: u32) -> Option<Arc<File>> {
+        self.levels.read().ok()?.get(level as usize).cloned()
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Corrupt("a writer panicked while holding the log lock".into())
+}
+
+/// Node `i` of a level during recovery: from the freshly computed hashes when it is one of
+/// them, else from the (trusted) file.
+fn node_at(f: &File, path: &Path, i: u64, start: u64, fresh: &[Hash]) -> Result<Hash, StoreError> {
+    if i >= start {
+        if let Some(h) = usize::try_from(i - start).ok().and_then(|k| fresh.get(k)) {
+            return Ok(*h);
+        }
+    }
+    let mut h = [0u8; 32];
+    read_exact_at(f, &mut h, i * 32, path)?;
+    Ok(h)
+}
+
+impl LogStorage for FileStore {
+    fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    fn append(&self, leaves: &[NewLeaf], integrated_time: i64) -> Result<u64, StoreError> {
+        if leaves.len() > MAX_BATCH {
+            return Err(StoreError::BatchTooLarge(leaves.len()));
+        }
+        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+        if w.failed {
+            return Err(StoreError::Corrupt(
+                "an earlier write failed; restart the log to recover from what is on disk".into(),
+            ));
+        }
+        // Any error from here on leaves memory ahead of the disk.
+        w.failed = true;
+        let first = self.append_locked(&mut w, leaves, integrated_time)?;
+        w.failed = false;
         if w.last_level_sync.elapsed() >= LEVEL_SYNC_INTERVAL {
             self.sync_levels_locked(&mut w)?;
         }

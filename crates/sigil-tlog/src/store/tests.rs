@@ -127,3 +127,22 @@ fn recovers_from_torn_tails_and_lost_levels() {
     let s = FileStore::open(dir.path()).unwrap();
     check(&s, 70);
 }
+
+#[test]
+fn damage_before_the_last_batch_is_refused_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = FileStore::open(dir.path()).unwrap();
+        fill(&s, 0, MAX_BATCH as u64 + 600, 1000);
+    }
+    let index = dir.path().join("index.dat");
+    let before = std::fs::metadata(&index).unwrap().len();
+    {
+        let f = OpenOptions::new().write(true).open(&index).unwrap();
+        f.write_all_at(&[0xff], 10 * REC + 3).unwrap();
+    }
+    let err = FileStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("record 10"), "{err}");
+    assert_eq!(std::fs::metadata(&index).unwrap().len(), before);
+}
