@@ -158,14 +158,14 @@ async fn run_load(url: &str, reqs: Vec<Vec<u8>>) -> (f64, Vec<Duration>) {
     (all.len() as f64 / secs, all)
 }
 
-async fn run_reads(url: &str, size: u64, count: usize) -> Vec<Duration> {
+async fn run_reads(url: &str, size: u64, count: usize, clients: usize) -> Vec<Duration> {
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(CLIENTS)
+        .pool_max_idle_per_host(clients)
         .build()
         .unwrap();
-    let per = count / CLIENTS;
+    let per = count / clients;
     let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
+    for c in 0..clients {
         let (http, url) = (http.clone(), url.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1);
