@@ -29,6 +29,17 @@ use serde_json::{json, Map, Value};
 
 use crate::Error;
 
+/// Lifetime of the request tokens `sigil oidc github-env` hands out (GitHub's default job
+/// timeout is 6 hours).
+pub const REQUEST_TOKEN_TTL_SECS: i64 = 6 * 3600;
+
+/// What a request token carries.
+#[derive(Serialize, Deserialize)]
+struct RequestGrant {
+    profile: WorkflowProfile,
+    exp: i64,
+}
+
 /// Lifetime of minted tokens (GitHub's last a few minutes; Fulcio only needs them at issuance).
 pub const TOKEN_TTL_SECS: i64 = 600;
 
@@ -418,19 +429,26 @@ impl DevIssuer {
     }
 
     /// The `ACTIONS_ID_TOKEN_REQUEST_TOKEN` for a profile.
+    /// Valid for [`REQUEST_TOKEN_TTL_SECS`], like a job's request token, which GitHub revokes
+    /// when the job ends.
     pub fn request_token(&self, profile: &WorkflowProfile) -> Result<String, Error> {
+        let grant = RequestGrant {
+            profile: profile.clone(),
+            exp: now_secs() + REQUEST_TOKEN_TTL_SECS,
+        };
         let body =
-            B64URL.encode(serde_json::to_vec(profile).map_err(|e| Error::Config(e.to_string()))?);
+            B64URL.encode(serde_json::to_vec(&grant).map_err(|e| Error::Config(e.to_string()))?);
         let tag = ring::hmac::sign(&self.request_key, body.as_bytes());
         Ok(format!("{body}.{}", B64URL.encode(tag.as_ref())))
     }
 
-    /// The profile of a request token, if its MAC verifies.
+    /// The profile of a request token, if its MAC verifies and it has not expired.
     pub fn open_request_token(&self, token: &str) -> Option<WorkflowProfile> {
         let (body, tag) = token.split_once('.')?;
         let tag = B64URL.decode(tag).ok()?;
         ring::hmac::verify(&self.request_key, body.as_bytes(), &tag).ok()?;
-        serde_json::from_slice(&B64URL.decode(body).ok()?).ok()
+        let grant: RequestGrant = serde_json::from_slice(&B64URL.decode(body).ok()?).ok()?;
+        (grant.exp > now_secs()).then_some(grant.profile)
     }
 }
 

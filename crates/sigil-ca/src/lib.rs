@@ -35,7 +35,8 @@ pub use ct::{
 };
 pub use error::Error;
 pub use issuer::{
-    router as issuer_router, DevIssuer, IssuerSettings, WorkflowProfile, TOKEN_TTL_SECS,
+    router as issuer_router, DevIssuer, IssuerSettings, WorkflowProfile, REQUEST_TOKEN_TTL_SECS,
+    TOKEN_TTL_SECS,
 };
 pub use keys::{KeyKind, SubjectKey};
 pub use principal::principal;

@@ -455,8 +455,16 @@ async fn bad_tokens_are_refused_and_nothing_is_issued() {
     .await;
 
     // A non-ASCII address cannot go into an IA5String SAN.
-    let accented = s.email.mint_email(&s.email_iss, "andré@example.com", "sigstore").unwrap();
-    s.refused(&key_request(&accented, &key, "andré@example.com"), 400, "not ASCII").await;
+    let accented = s
+        .email
+        .mint_email(&s.email_iss, "andré@example.com", "sigstore")
+        .unwrap();
+    s.refused(
+        &key_request(&accented, &key, "andré@example.com"),
+        400,
+        "not ASCII",
+    )
+    .await;
 
     // Not a JWT at all.
     s.refused(
@@ -499,6 +507,18 @@ async fn bad_keys_proofs_and_requests_are_refused() {
     csr[n - 5] ^= 0x01;
     let csr_pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr));
     s.refused(&json!({"credentials": {"oidcIdentityToken": token}, "certificateSigningRequest": B64.encode(csr_pem)}), 400, "signature").await;
+
+    // Truncated CSRs: always a 400, never a panic or a certificate.
+    let good = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&kp)
+        .unwrap()
+        .der()
+        .to_vec();
+    for cut in (1..good.len()).step_by(17) {
+        let body = json!({"credentials": {"oidcIdentityToken": token}, "certificateSigningRequest": B64.encode(&good[..cut])});
+        s.refused(&body, 400, "").await;
+    }
 
     // Unsupported key types and sizes: secp256k1, RSA-1024, garbage.
     let mut k1 = hex::decode("3056301006072a8648ce3d020106052b8104000a034200").unwrap();
