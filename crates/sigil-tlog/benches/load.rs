@@ -258,11 +258,13 @@ fn main() {
         let reads1 = client_rt.block_on(run_reads(&url, size, n_reads / 4, 1));
         let bytes = dir_bytes(&dir) as f64 / size as f64;
         let row = format!(
-            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {bytes:.0} |",
+            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.3} / {:.3} | {:.3} / {:.3} | {bytes:.0} |",
             pct(&lat, 0.5),
             pct(&lat, 0.99),
             pct(&reads, 0.5),
-            pct(&reads, 0.99)
+            pct(&reads1, 0.5),
+            pct(&reads, 0.99),
+            pct(&reads1, 0.99)
         );
         println!("{row}");
         rows.push((n, rate));
