@@ -136,7 +136,20 @@ mod tests {
             assert!(RepoName::parse(ok).is_some(), "{ok}");
         }
         for bad in [
-            "", "A", "a//b", "/a", "a/", "_a", "a_", "a___b", "a._b", "../a", "a/..",
+            "",
+            "A",
+            "a/..",
+            "a\u{e9}b",
+            "\u{e9}",
+            "a-\u{1F600}-b",
+            "/a",
+            "a/",
+            "_a",
+            "a_",
+            "a___b",
+            "a._b",
+            "../a",
+            "a/..",
         ] {
             assert!(RepoName::parse(bad).is_none(), "{bad}");
         }
