@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use sigil_core::keys::{PrivateKey, PublicKey};
 use sigil_core::{Digest, ImageRef};
 use sigil_oci::cosign::{fetch_layers, Attachment};
-use sigil_sign::{sign_image, SignOptions, TlogUpload};
+use sigil_sign::{sign_image, SignOptions, Signer, TlogUpload};
 use sigil_testkit::image::{client, push_image};
 use sigil_testkit::start_distribution;
 use sigil_verify::{verify_candidates, ImagePolicy, SignatureCandidate, TlogPolicy, Trust};
@@ -82,13 +82,15 @@ async fn sigil_verify(image: &ImageRef, digest: &Digest, key: &PublicKey) -> boo
     verify_candidates(image, digest, candidates, &policy).is_verified()
 }
 
-async fn sigil_sign(image: &ImageRef, digest: &Digest, key: &PrivateKey) {
+/// Signs with sigil from an encrypted key file's text.
+async fn sigil_sign(image: &ImageRef, digest: &Digest, key_pem: &str) {
     let options = SignOptions {
         annotations: BTreeMap::new(),
         tlog: TlogUpload::Disabled,
         signature_repository: None,
     };
-    sign_image(&client(), image, digest, key, &options).await.unwrap();
+    let key = PrivateKey::from_encrypted_pem(key_pem.as_bytes(), PASSWORD).unwrap();
+    sign_image(&client(), image, digest, &Signer::Key(Box::new(key)), &options).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +116,7 @@ async fn keys_and_signatures_cross_between_sigil_and_sigstore_rs() {
     let a = format!("{}/interop/a:v1", reg.addr);
     let a_digest = push_image(&c, &a, b"a").await;
     let a_ref: ImageRef = a.parse().unwrap();
-    sigil_sign(&a_ref, &a_digest, &sigil_key).await;
+    sigil_sign(&a_ref, &a_digest, &sigil_key_pem).await;
     assert!(rs_verify(&a, sigil_pub_pem.as_bytes()).await, "sigstore-rs rejects sigil's signature");
     assert!(!rs_verify(&a, rs_pub_pem.as_bytes()).await, "sigstore-rs accepts a wrong key");
 
@@ -129,7 +131,7 @@ async fn keys_and_signatures_cross_between_sigil_and_sigstore_rs() {
     // 3. sigil signs with sigstore-rs's key file -> sigstore-rs verifies with its public key.
     let c3 = format!("{}/interop/c:v1", reg.addr);
     let c_digest = push_image(&c, &c3, b"c").await;
-    sigil_sign(&c3.parse().unwrap(), &c_digest, &rs_key_in_sigil).await;
+    sigil_sign(&c3.parse().unwrap(), &c_digest, rs_key_pem.as_str()).await;
     assert!(rs_verify(&c3, rs_pub_pem.as_bytes()).await);
 
     // 4. sigstore-rs signs with its own key -> sigil verifies with sigstore-rs's public key.

@@ -12,6 +12,12 @@ pub enum Error {
         #[source]
         source: sigil_oci::Error,
     },
-    #[error("uploading to the transparency log is not available: {0}")]
+    #[error("uploading to the transparency log failed: {0}")]
     TlogUnavailable(String),
+    #[error("transparency log")]
+    Tlog(#[source] crate::rekor::RekorClientError),
+    #[error("certificate authority: {0}")]
+    Ca(String),
+    #[error("identity token: {0}")]
+    Token(String),
 }

@@ -1,7 +1,9 @@
-//! Signing an image with a key, as `cosign sign --key` does (cosign
-//! `cmd/cosign/cli/sign/sign.go`): the simple-signing payload for the image digest, an ECDSA
-//! (or Ed25519/RSA) signature over the payload bytes, and a layer appended to the
-//! `sha256-<hex>.sig` image with the signature in `dev.cosignproject.cosign/signature`.
+//! Signing an image as `cosign sign` does (cosign `cmd/cosign/cli/sign/sign.go`): the
+//! simple-signing payload for the image digest, a signature over the payload bytes (with a key
+//! file, or keyless: an ephemeral key certified by Fulcio for an OIDC identity), a hashedrekord
+//! entry in the transparency log, and a layer appended to the `sha256-<hex>.sig` image carrying
+//! `dev.cosignproject.cosign/signature` and, as applicable, the certificate, chain and Rekor
+//! bundle annotations.
 
 use std::collections::BTreeMap;
 
@@ -13,15 +15,28 @@ use sigil_core::{media_types, Digest, ImageRef, SimpleSigningPayload};
 use sigil_oci::cosign::{attach_layer, Attached, Attachment, NewLayer};
 use sigil_oci::Client;
 
+use sha2::{Digest as _, Sha256};
+
+use crate::fulcio::request_certificate;
+use crate::rekor::{hashedrekord_entry, RekorClient};
 use crate::Error;
 
 /// Whether the signature is recorded in the transparency log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlogUpload {
     /// `--tlog-upload=false`.
     Disabled,
-    /// Upload (cosign's default).
-    Enabled,
+    /// Upload to the Rekor v1 API at this URL (cosign's default).
+    Enabled { rekor_url: String },
+}
+
+/// What signs.
+#[derive(Debug)]
+pub enum Signer {
+    /// A key file's key.
+    Key(Box<PrivateKey>),
+    /// An ephemeral key certified by the Fulcio at `fulcio_url` for the identity in `token`.
+    Keyless { fulcio_url: String, token: String },
 }
 
 /// How to sign.
@@ -40,28 +55,84 @@ pub struct SignedImage {
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
     pub attached: Attached,
+    /// The log index of the entry, when uploaded.
+    pub log_index: Option<i64>,
+    /// The certificate's PEM, when keyless.
+    pub certificate_pem: Option<String>,
 }
 
-/// Signs `image` at `digest` with `key` and attaches the signature.
+/// Signs `image` at `digest` and attaches the signature.
 pub async fn sign_image(
     client: &Client,
     image: &ImageRef,
     digest: &Digest,
-    key: &PrivateKey,
+    signer: &Signer,
     options: &SignOptions,
 ) -> Result<SignedImage, Error> {
-    if options.tlog == TlogUpload::Enabled {
-        return Err(Error::TlogUnavailable(
-            "sigil's transparency log client is not wired into signing yet; pass --tlog-upload=false".into(),
-        ));
-    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))?;
     let payload = SimpleSigningPayload::new(image, digest, &options.annotations).to_bytes();
-    let signature = key.sign(&payload).map_err(Error::Sign)?;
     let mut annotations = BTreeMap::new();
+    // The key, and the PEM the log records as the verifier.
+    let (signature, verifier_pem, chain) = match signer {
+        Signer::Key(key) => (
+            key.sign(&payload).map_err(Error::Sign)?,
+            key.public_key().to_pem(),
+            None,
+        ),
+        Signer::Keyless { fulcio_url, token } => {
+            let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
+            let chain = request_certificate(&http, fulcio_url, token, &ephemeral).await?;
+            let sig = ephemeral.sign(&payload).map_err(Error::Sign)?;
+            annotations.insert(
+                media_types::ANNOTATION_CERTIFICATE.to_owned(),
+                chain.leaf_pem().to_owned(),
+            );
+            annotations.insert(media_types::ANNOTATION_CHAIN.to_owned(), chain.chain_pem());
+            (sig, chain.leaf_pem().to_owned(), Some(chain))
+        }
+    };
     annotations.insert(
         media_types::ANNOTATION_SIGNATURE.to_owned(),
         B64.encode(&signature),
     );
+    let mut log_index = None;
+    if let TlogUpload::Enabled { rekor_url } = &options.tlog {
+        let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
+        let sha: [u8; 32] = Sha256::digest(&payload).into();
+        let uploaded = rekor
+            .upload(&hashedrekord_entry(&sha, &signature, &verifier_pem))
+            .await
+            .map_err(Error::Tlog)?;
+        let e = &uploaded.entry;
+        let set = e
+            .verification
+            .as_ref()
+            .and_then(|v| v.signed_entry_timestamp.clone())
+            .ok_or_else(|| {
+                Error::TlogUnavailable(format!(
+                    "the log at {rekor_url} returned no signed entry timestamp"
+                ))
+            })?;
+        // cosign's RekorBundle, field order as Go writes it.
+        let bundle = serde_json::json!({
+            "SignedEntryTimestamp": set,
+            "Payload": {
+                "body": e.body,
+                "integratedTime": e.integrated_time,
+                "logIndex": e.log_index,
+                "logID": e.log_id,
+            }
+        });
+        annotations.insert(
+            media_types::ANNOTATION_BUNDLE.to_owned(),
+            bundle.to_string(),
+        );
+        log_index = Some(e.log_index);
+    }
     let repo = options.signature_repository.as_ref().unwrap_or(image);
     let attached = attach_layer(
         client,
@@ -83,5 +154,7 @@ pub async fn sign_image(
         payload,
         signature,
         attached,
+        log_index,
+        certificate_pem: chain.map(|c| c.leaf_pem().to_owned()),
     })
 }

@@ -2,9 +2,11 @@
 //! and attached to the image in the registry exactly as cosign attaches it.
 
 mod error;
+pub mod fulcio;
 mod image;
 pub mod rekor;
+pub mod token;
 
 // The public interface is:
 pub use error::Error;
-pub use image::{sign_image, SignOptions, SignedImage, TlogUpload};
+pub use image::{sign_image, SignOptions, SignedImage, Signer, TlogUpload};

@@ -42,6 +42,8 @@ enum Command {
     /// The OIDC issuer (GitHub Actions' token protocol and claims).
     #[command(subcommand)]
     Oidc(cmd::ca::OidcCommand),
+    /// Run the registry, log, CA and OIDC issuers in one process on loopback.
+    Up(cmd::up::UpArgs),
     /// Generate an SBOM for an image or a directory (like Syft).
     Sbom(cmd::sbom::SbomArgs),
     /// The admission webhook enforcing Kyverno verifyImages policies.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
             Command::Ca(c) => cmd::ca::run_ca(c).await,
             Command::Oidc(c) => cmd::ca::run_oidc(c).await,
             Command::Sbom(a) => cmd::sbom::run(a).await,
+            Command::Up(a) => cmd::up::run(a).await,
             Command::Admission(c) => cmd::admission::run(c).await,
             Command::Policy(c) => cmd::policy::run(c).await,
         }

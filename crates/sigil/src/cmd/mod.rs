@@ -13,6 +13,7 @@ pub mod sbom;
 pub mod sign;
 pub mod tlog;
 pub mod trust;
+pub mod up;
 pub mod verify;
 pub mod verify_blob;
 

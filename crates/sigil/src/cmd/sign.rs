@@ -6,15 +6,29 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use sigil_core::ImageRef;
-use sigil_sign::{SignOptions, TlogUpload};
+use sigil_sign::{SignOptions, Signer, TlogUpload};
 
 use super::registry_opts::RegistryOpts;
+use super::trust::TrustOpts;
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// The private key file (cosign.key). Password from COSIGN_PASSWORD, a prompt, or stdin.
+    /// Without it, signing is keyless: an OIDC identity token buys a short-lived certificate.
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// The OIDC identity token for keyless signing (else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient token).
+    #[arg(long)]
+    pub identity_token: Option<String>,
+    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub fulcio_url: Option<String>,
+    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustOpts,
     /// Extra `key=value` claims signed into the payload's `optional` section.
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = super::parse_key_value)]
     pub annotations: Vec<(String, String)>,
@@ -41,17 +55,41 @@ pub async fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
             image.name()
         );
     }
-    let key = super::keys::load_private_key(&a.key)?;
+    let services = a.trust.signing_services()?;
+    let rekor_url = a.rekor_url.clone().unwrap_or(services.rekor_url);
+    let signer = match &a.key {
+        Some(path) => Signer::Key(Box::new(super::keys::load_private_key(path)?)),
+        None => {
+            let http = reqwest::Client::new();
+            let token =
+                sigil_sign::token::identity_token(&http, a.identity_token.as_deref()).await?;
+            eprintln!("Generating ephemeral keys...");
+            eprintln!("Retrieving signed certificate...");
+            Signer::Keyless {
+                fulcio_url: a.fulcio_url.clone().unwrap_or(services.fulcio_url),
+                token,
+            }
+        }
+    };
+    if !a.tlog_upload && a.key.is_none() {
+        eprintln!(
+            "WARNING: a keyless signature without a transparency log entry cannot be verified later: \
+             nothing proves it was made while the 10-minute certificate was valid."
+        );
+    }
     let options = SignOptions {
         annotations: a.annotations.into_iter().collect::<BTreeMap<_, _>>(),
         tlog: if a.tlog_upload {
-            TlogUpload::Enabled
+            TlogUpload::Enabled { rekor_url }
         } else {
             TlogUpload::Disabled
         },
         signature_repository: super::signature_repository()?,
     };
-    let signed = sigil_sign::sign_image(&client, &image, &digest, &key, &options).await?;
+    let signed = sigil_sign::sign_image(&client, &image, &digest, &signer, &options).await?;
+    if let Some(i) = signed.log_index {
+        eprintln!("tlog entry created with index: {i}");
+    }
     if signed.attached.already_present {
         eprintln!("Signature already present in {}", signed.attached.reference);
     } else {

@@ -38,3 +38,53 @@ impl TrustOpts {
         Ok(Arc::new(root))
     }
 }
+
+/// Public-good Sigstore's services, used when no trust config names others.
+pub const PUBLIC_FULCIO: &str = "https://fulcio.sigstore.dev";
+pub const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
+
+/// Where to sign: the CA and the log.
+#[derive(Debug, Clone)]
+pub struct SigningServices {
+    pub fulcio_url: String,
+    pub rekor_url: String,
+}
+
+impl TrustOpts {
+    /// The CA and Rekor v1 log of the trust config's signing config, else public-good's.
+    pub fn signing_services(&self) -> anyhow::Result<SigningServices> {
+        let mut services = SigningServices {
+            fulcio_url: PUBLIC_FULCIO.to_owned(),
+            rekor_url: PUBLIC_REKOR.to_owned(),
+        };
+        let Some(path) = &self.trust_config else {
+            return Ok(services);
+        };
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading trust config `{}`", path.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing trust config `{}`", path.display()))?;
+        let sc = v
+            .get("signingConfig")
+            .or_else(|| v.get("signing_config"))
+            .cloned()
+            .unwrap_or_default();
+        let pick = |key: &str, version: Option<u64>| -> Option<String> {
+            sc[key].as_array()?.iter().find_map(|e| {
+                let ok = version.is_none_or(|want| e["majorApiVersion"].as_u64() == Some(want));
+                if ok {
+                    e["url"].as_str().map(str::to_owned)
+                } else {
+                    None
+                }
+            })
+        };
+        if let Some(u) = pick("caUrls", None) {
+            services.fulcio_url = u;
+        }
+        if let Some(u) = pick("rekorTlogUrls", Some(1)) {
+            services.rekor_url = u;
+        }
+        Ok(services)
+    }
+}

@@ -1,0 +1,292 @@
+//! Lab Exercises 1–3 on `sigil up`'s embedded stack: key signing with the log (the lab's
+//! commands verbatim: no `--tlog-upload=false`, no `--insecure-ignore-tlog`), keyless signing
+//! as the emulated GitHub workflow through the Actions token protocol, and verification by
+//! identity: the right identity passes, the attacker's fails, the unsigned image has no
+//! signatures, the regexp passes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use sigil_testkit::image::{client, push_image};
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const IDENTITY: &str =
+    "https://github.com/owner/cosign-lab/.github/workflows/sign.yml@refs/tags/v1.0.0";
+
+struct Up {
+    child: Child,
+    env: Vec<(String, String)>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn up(state: &Path) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["up", "--state-dir"])
+        .arg(state)
+        .args([
+            "--registry-addr",
+            "127.0.0.1:0",
+            "--tlog-addr",
+            "127.0.0.1:0",
+            "--ca-addr",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--oidc-addr",
+            "127.0.0.1:0",
+            "--oidc-email-addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut env = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("# ready") {
+            break;
+        }
+        let (k, v) = line
+            .strip_prefix("export ")
+            .unwrap()
+            .split_once('=')
+            .unwrap();
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    assert!(
+        env.iter().any(|(k, _)| k == "SIGIL_TRUST_CONFIG"),
+        "sigil up printed {env:?}"
+    );
+    // Keep draining stdout so the stack never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Up { child, env }
+}
+
+fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .current_dir(dir)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .env("COSIGN_PASSWORD", "pw")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn exercises_one_to_three_on_the_embedded_stack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let stack = up(&d.join("state"));
+    let env = &stack.env;
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let repo = format!("{}/owner/cosign-lab", get("SIGIL_REGISTRY"));
+    let (signed, _unsigned, keyed) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let c = client();
+            (
+                push_image(&c, &format!("{repo}:v1.0.0"), b"signed in CI").await,
+                push_image(&c, &format!("{repo}:v0.1.0"), b"never signed").await,
+                push_image(&c, &format!("{repo}:v1"), b"signed with a key").await,
+            )
+        });
+
+    // Exercise 1 verbatim: the signature goes to the stack's log and is verified from it.
+    let o = sigil(d, env, &["generate-key-pair"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sigil(
+        d,
+        env,
+        &["sign", "--key", "cosign.key", "-y", &format!("{repo}:v1")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("tlog entry created with index:"),
+        "{}",
+        text(&o)
+    );
+    let o = sigil(
+        d,
+        env,
+        &["verify", "--key", "cosign.pub", &format!("{repo}:v1")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Existence of the claims in the transparency log was verified offline"),
+        "{err}"
+    );
+    let payloads: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        keyed.to_string()
+    );
+    assert!(payloads[0]["optional"]["Bundle"]["SignedEntryTimestamp"].is_string());
+
+    // Exercise 2: keyless, as the workflow, through the Actions token protocol.
+    let o = sigil(
+        d,
+        env,
+        &[
+            "oidc",
+            "github-env",
+            "--repository",
+            "owner/cosign-lab",
+            "--workflow",
+            ".github/workflows/sign.yml",
+            "--ref",
+            "refs/tags/v1.0.0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut workflow_env = env.clone();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let (k, v) = line
+            .strip_prefix("export ")
+            .unwrap()
+            .split_once('=')
+            .unwrap();
+        workflow_env.push((k.to_owned(), v.trim_matches('\'').to_owned()));
+    }
+    let o = sigil(
+        d,
+        &workflow_env,
+        &["sign", "--yes", &format!("{repo}@{signed}")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("tlog entry created with index:")
+            && err.contains(&format!("sha256-{}.sig", signed.hex())),
+        "{err}"
+    );
+
+    // Exercise 3.
+    let verify = |identity_flag: &str, identity: &str, tag: &str| {
+        sigil(
+            d,
+            env,
+            &[
+                "verify",
+                identity_flag,
+                identity,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                &format!("{repo}:{tag}"),
+            ],
+        )
+    };
+    let o = verify("--certificate-identity", IDENTITY, "v1.0.0");
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("The code-signing certificate was verified using trusted certificate authority certificates"), "{err}");
+    let payloads: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(payloads[0]["optional"]["Subject"], IDENTITY);
+    assert_eq!(payloads[0]["optional"]["Issuer"], ISSUER);
+    assert_eq!(
+        payloads[0]["optional"]["githubWorkflowRepository"],
+        "owner/cosign-lab"
+    );
+
+    let o = verify(
+        "--certificate-identity",
+        "https://github.com/attacker/malicious-repo/.github/workflows/build.yml@refs/tags/v1.0.0",
+        "v1.0.0",
+    );
+    assert_eq!(o.status.code(), Some(12), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no matching signatures")
+            && err.contains("none of the expected identities matched what was in the certificate"),
+        "{err}"
+    );
+
+    let o = verify(
+        "--certificate-identity",
+        "https://github.com/owner/cosign-lab/.github/workflows/sign.yml@refs/tags/v0.1.0",
+        "v0.1.0",
+    );
+    assert_eq!(o.status.code(), Some(10), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no signatures found"),
+        "{}",
+        text(&o)
+    );
+
+    let o = verify(
+        "--certificate-identity-regexp",
+        "https://github.com/owner/cosign-lab/.*",
+        "v1.0.0",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The issuer must match too; and the key-signed image has no certificate to match.
+    let o = sigil(
+        d,
+        env,
+        &[
+            "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            "https://accounts.google.com",
+            &format!("{repo}:v1.0.0"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(12), "{}", text(&o));
+    let o = verify("--certificate-identity", IDENTITY, "v1");
+    assert_eq!(o.status.code(), Some(12), "{}", text(&o));
+    // Another instance's trust root (the public-good one) does not vouch for this stack.
+    let public: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "SIGIL_TRUST_CONFIG")
+        .cloned()
+        .collect();
+    let o = sigil(
+        d,
+        &public,
+        &[
+            "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            &format!("{repo}:v1.0.0"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(12), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown log"),
+        "{}",
+        text(&o)
+    );
+}
