@@ -33,6 +33,15 @@ pub(crate) enum Node {
     Symlink(String),
 }
 
+/// Digests and a coarse type of a regular file, for SPDX `files` (computed only when asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileDigest {
+    pub sha1: String,
+    pub sha256: String,
+    /// SPDX file type: `BINARY` (ELF), `TEXT` or `OTHER`, sniffed from the first bytes.
+    pub kind: &'static str,
+}
+
 /// What one layer adds, replaces and deletes.
 #[derive(Debug, Default)]
 pub(crate) struct LayerContents {
@@ -46,6 +55,8 @@ pub(crate) struct LayerContents {
     pub opaque: Vec<String>,
     pub warnings: Vec<Warning>,
     pub entries: u64,
+    /// Digests of every regular file, when [`LayerBuilder::hash_files`] is on.
+    pub digests: BTreeMap<String, Arc<FileDigest>>,
 }
 
 /// How a path is handled while streaming.
@@ -192,6 +203,42 @@ impl<R: Read> Read for CountRaw<'_, R> {
 pub(crate) struct LayerBuilder {
     pub contents: LayerContents,
     limits: Limits,
+    /// Hash every regular file (SPDX `files`); off unless an output needs it.
+    pub hash_files: bool,
+}
+
+/// Hashes what is read through it and keeps the first bytes for sniffing.
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    sha1: ring::digest::Context,
+    sha256: ring::digest::Context,
+    head: Vec<u8>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(chunk) = buf.get(..n) {
+            self.sha1.update(chunk);
+            self.sha256.update(chunk);
+            if self.head.len() < 512 {
+                let want = (512 - self.head.len()).min(chunk.len());
+                self.head
+                    .extend_from_slice(chunk.get(..want).unwrap_or_default());
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn sniff_kind(head: &[u8]) -> &'static str {
+    if head.starts_with(b"\x7fELF") {
+        "BINARY"
+    } else if !head.contains(&0) && std::str::from_utf8(head).is_ok() {
+        "TEXT"
+    } else {
+        "OTHER"
+    }
 }
 
 impl LayerBuilder {
@@ -199,6 +246,7 @@ impl LayerBuilder {
         LayerBuilder {
             contents: LayerContents::default(),
             limits,
+            hash_files: false,
         }
     }
 
@@ -216,6 +264,28 @@ impl LayerBuilder {
         size: u64,
         r: &mut dyn Read,
     ) -> std::io::Result<()> {
+        if !self.hash_files {
+            return self.file_inner(path, size, r);
+        }
+        let mut tee = Tee {
+            inner: r,
+            sha1: ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+            sha256: ring::digest::Context::new(&ring::digest::SHA256),
+            head: Vec::new(),
+        };
+        self.file_inner(path.clone(), size, &mut tee)?;
+        // Whatever the catalogers did not read still has to be hashed.
+        std::io::copy(&mut tee, &mut std::io::sink())?;
+        let digest = FileDigest {
+            kind: sniff_kind(&tee.head),
+            sha1: hex::encode(tee.sha1.finish().as_ref()),
+            sha256: hex::encode(tee.sha256.finish().as_ref()),
+        };
+        self.contents.digests.insert(path, Arc::new(digest));
+        Ok(())
+    }
+
+    fn file_inner(&mut self, path: String, size: u64, r: &mut dyn Read) -> std::io::Result<()> {
         self.contents.nondirs.push(path.clone());
         match interest(&path) {
             Interest::Text => {
@@ -350,6 +420,7 @@ pub(crate) fn read_layer(
     raw_count: &AtomicU64,
     limits: Limits,
     index: usize,
+    hash_files: bool,
 ) -> std::io::Result<LayerContents> {
     let bounded = Bounded {
         inner: decompressed,
@@ -360,6 +431,7 @@ pub(crate) fn read_layer(
     };
     let mut ar = tar::Archive::new(bounded);
     let mut b = LayerBuilder::new(limits);
+    b.hash_files = hash_files;
     // Hard links may point at entries seen earlier only, which is how tar writes them.
     let mut seen_escape: HashMap<String, ()> = HashMap::new();
     for entry in ar.entries()? {

@@ -31,7 +31,9 @@ pub use catalog::CatalogerSet;
 pub use error::Error;
 pub use format::{render, Format, RenderContext};
 pub use limits::Limits;
-pub use model::{Distro, Location, Package, PackageType, Sbom, SourceInfo, SourceKind, Warning};
+pub use model::{
+    Distro, FileEntry, Location, Package, PackageType, Sbom, SourceInfo, SourceKind, Warning,
+};
 pub use scan::{scan, scan_dir, scan_image, Progress, ScanOptions, Scope};
 pub use source::{
     DockerArchive, ImageSource, LayerDescriptor, OciArchive, OciDir, RegistrySource, SourceSpec,

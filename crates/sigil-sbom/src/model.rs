@@ -107,6 +107,10 @@ pub struct Package {
     pub description: Option<String>,
     /// `(algorithm, lowercase hex)` pairs, e.g. `("SHA1", …)` for jars.
     pub checksums: Vec<(String, String)>,
+    /// Files the package says it installed (dpkg md5sums and conffiles), absolute paths; after a
+    /// scan with file digests, the real paths of those present in the tree.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 impl Package {
@@ -131,6 +135,7 @@ impl Package {
             homepage: None,
             description: None,
             checksums: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -158,6 +163,18 @@ impl Package {
         let d = h.finalize();
         hex::encode(d.get(..8).unwrap_or_default())
     }
+}
+
+/// A file owned by a package, with its digests (SPDX `files`; only when
+/// [`crate::ScanOptions::file_digests`] is on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub layer: String,
+    pub sha1: String,
+    pub sha256: String,
+    /// SPDX file type: `BINARY`, `TEXT` or `OTHER`.
+    pub kind: &'static str,
 }
 
 /// A problem confined to one file; the scan went on without it.
@@ -205,5 +222,7 @@ pub struct Sbom {
     pub packages: Vec<Package>,
     /// `(dependency id, dependent id)`: Syft's `dependency-of`.
     pub dependency_of: Vec<(String, String)>,
+    /// Package-owned files present in the tree, sorted by path (empty unless digests were on).
+    pub files: Vec<FileEntry>,
     pub warnings: Vec<Warning>,
 }

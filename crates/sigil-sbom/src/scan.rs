@@ -9,7 +9,7 @@ use crate::catalog::{self, CatalogerSet};
 use crate::error::Error;
 use crate::layer::{self, LayerBuilder, LayerContents};
 use crate::limits::Limits;
-use crate::model::{Package, Sbom, SourceInfo, SourceKind};
+use crate::model::{FileEntry, Package, Sbom, SourceInfo, SourceKind};
 use crate::source::{self, DockerArchive, ImageSource, OciArchive, OciDir, SourceSpec};
 use crate::tree::View;
 
@@ -40,6 +40,9 @@ pub struct ScanOptions<'a> {
     /// `None`: `Image` for images, `Directory` for `dir:` (as Syft chooses).
     pub catalogers: Option<CatalogerSet>,
     pub limits: Limits,
+    /// Hash every file while streaming so package-owned files can be listed with SHA-1 and
+    /// SHA-256 (SPDX `files`, as Syft writes them). Costs one pass of hashing over the image.
+    pub file_digests: bool,
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
@@ -49,6 +52,7 @@ impl std::fmt::Debug for ScanOptions<'_> {
             .field("scope", &self.scope)
             .field("catalogers", &self.catalogers)
             .field("limits", &self.limits)
+            .field("file_digests", &self.file_digests)
             .finish()
     }
 }
@@ -96,7 +100,12 @@ fn unwrap_io(index: usize, digest: &str, e: std::io::Error) -> Error {
     }
 }
 
-fn read_one(src: &dyn ImageSource, index: usize, limits: Limits) -> Result<LayerContents, Error> {
+fn read_one(
+    src: &dyn ImageSource,
+    index: usize,
+    limits: Limits,
+    hash_files: bool,
+) -> Result<LayerContents, Error> {
     let desc = src
         .layers()
         .get(index)
@@ -110,7 +119,7 @@ fn read_one(src: &dyn ImageSource, index: usize, limits: Limits) -> Result<Layer
         count: &count,
     };
     let result = source::decompress(counted)
-        .and_then(|(_, dec)| layer::read_layer(dec, &count, limits, index));
+        .and_then(|(_, dec)| layer::read_layer(dec, &count, limits, index, hash_files));
     let contents = result.map_err(|e| unwrap_io(index, &shown, e))?;
     handle.finish().map_err(|e| unwrap_io(index, &shown, e))?;
     Ok(contents)
@@ -134,7 +143,7 @@ pub fn scan_image(src: &dyn ImageSource, opts: &ScanOptions) -> Result<Sbom, Err
                 if i >= total {
                     break;
                 }
-                let r = read_one(src, i, opts.limits);
+                let r = read_one(src, i, opts.limits, opts.file_digests);
                 if let Ok(mut slots) = results.lock() {
                     if let Some(slot) = slots.get_mut(i) {
                         *slot = Some(r);
@@ -169,6 +178,7 @@ pub fn scan_dir(root: &Path, input: &str, opts: &ScanOptions) -> Result<Sbom, Er
         ));
     }
     let mut b = LayerBuilder::new(opts.limits);
+    b.hash_files = opts.file_digests;
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
         let rd = match std::fs::read_dir(&dir) {
@@ -286,6 +296,38 @@ fn finish(
     warnings.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
     warnings.dedup();
     let mut packages: Vec<Package> = merged.into_values().collect();
+    // SPDX `files`: each package's owned files and its evidence files (locations), by their
+    // real path (symlinks such as merged-/usr `/bin` resolved), as Syft lists them.
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    if let Some(last) = views.last().filter(|_| opts.file_digests) {
+        for p in &mut packages {
+            let mut owned = Vec::new();
+            let wanted = p
+                .files
+                .iter()
+                .map(|f| (f.clone(), true))
+                .chain(p.locations.iter().map(|l| (l.path.clone(), false)));
+            for (f, is_owned) in wanted.collect::<Vec<_>>() {
+                let Some((layer, d, real)) = last.digest(&f) else {
+                    continue;
+                };
+                let real = format!("/{real}");
+                if is_owned {
+                    owned.push(real.clone());
+                }
+                files.entry(real.clone()).or_insert_with(|| FileEntry {
+                    path: real,
+                    layer: diff_ids.get(layer).cloned().unwrap_or_default(),
+                    sha1: d.sha1.clone(),
+                    sha256: d.sha256.clone(),
+                    kind: d.kind,
+                });
+            }
+            owned.sort();
+            owned.dedup();
+            p.files = owned;
+        }
+    }
     packages.sort_by(|a, b| {
         (&a.name, &a.version, a.kind, &a.id).cmp(&(&b.name, &b.version, b.kind, &b.id))
     });
@@ -297,6 +339,7 @@ fn finish(
         distro,
         packages,
         dependency_of: edges.into_iter().collect(),
+        files: files.into_values().collect(),
         warnings,
     }
 }

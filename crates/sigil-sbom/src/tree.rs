@@ -5,12 +5,31 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::layer::{resolve_link, FileData, LayerContents, Node};
+use crate::layer::{resolve_link, FileData, FileDigest, LayerContents, Node};
 
 /// The squashed tree: for every kept path, the layer it comes from and its node.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct View {
     files: BTreeMap<String, (usize, Node)>,
+    /// Digests of every visible regular file (when the layers were hashed).
+    digests: BTreeMap<String, (usize, Arc<FileDigest>)>,
+}
+
+fn remove_tree_in<V>(map: &mut BTreeMap<String, V>, prefix: &str) {
+    map.remove(prefix);
+    let dir = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    let doomed: Vec<String> = map
+        .range(dir.clone()..)
+        .take_while(|(k, _)| k.starts_with(&dir))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in doomed {
+        map.remove(&k);
+    }
 }
 
 /// Symlink hops allowed in one lookup (Linux allows 40); a loop ends here, not in a hang.
@@ -18,20 +37,9 @@ const MAX_HOPS: usize = 40;
 
 impl View {
     fn remove_tree(&mut self, prefix: &str) {
-        self.files.remove(prefix);
-        let dir = if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{prefix}/")
-        };
-        let doomed: Vec<String> = self
-            .files
-            .range(dir.clone()..)
-            .take_while(|(k, _)| k.starts_with(&dir))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in doomed {
-            self.files.remove(&k);
+        remove_tree_in(&mut self.files, prefix);
+        if !self.digests.is_empty() {
+            remove_tree_in(&mut self.digests, prefix);
         }
     }
 
@@ -53,6 +61,16 @@ impl View {
         for (p, n) in &layer.nodes {
             self.files.insert(p.clone(), (index, n.clone()));
         }
+        for (p, d) in &layer.digests {
+            self.digests.insert(p.clone(), (index, d.clone()));
+        }
+    }
+
+    /// The digests of a visible regular file (following symlinks).
+    pub(crate) fn digest(&self, path: &str) -> Option<(usize, &Arc<FileDigest>, String)> {
+        let real = self.resolve(path)?;
+        let (l, d) = self.digests.get(&real)?;
+        Some((*l, d, real))
     }
 
     /// Follows symlinks in every component of `path` (bounded), returning the real path.

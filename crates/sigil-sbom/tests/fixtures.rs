@@ -165,6 +165,7 @@ fn rpm_sqlite() {
         .map(|p| (p.version.clone(), p.purl.clone(), p.licenses.clone()))
         .collect();
     let (want, _) = expected("../rpm", "image");
-    let want: Vec<(String, String, Vec<String>)> = want.into_iter().map(|r| (r.2, r.3, r.4)).collect();
+    let want: Vec<(String, String, Vec<String>)> =
+        want.into_iter().map(|r| (r.2, r.3, r.4)).collect();
     assert_eq!(got, want);
 }

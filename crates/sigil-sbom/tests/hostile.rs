@@ -478,6 +478,57 @@ fn zstd_and_uncompressed_layers_are_read() {
     let dir = tempfile::tempdir().unwrap();
     // Layer 1 uncompressed, layer 2 zstd: compression is detected from the bytes.
     oci_layout(dir.path(), &[(t1.clone(), t1), (z, t2)]);
-    let sbom = scan(&format!("oci-dir:{}", dir.path().display()), &ScanOptions::default()).unwrap();
-    assert_eq!(names(&sbom), vec!["bash@5.2.15-2+b2", "zlib1g@1:1.2.13.dfsg-1"]);
+    let sbom = scan(
+        &format!("oci-dir:{}", dir.path().display()),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        names(&sbom),
+        vec!["bash@5.2.15-2+b2", "zlib1g@1:1.2.13.dfsg-1"]
+    );
+}
+
+#[test]
+fn owned_files_are_listed_with_digests_by_real_path() {
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(
+        dir.path(),
+        &[
+            layer(&[
+                E::File("etc/os-release", OS_RELEASE.as_bytes()),
+                E::Link("bin", "usr/bin"),
+                E::File("usr/bin/bash", b"#!fake bash\n"),
+            ]),
+            layer(&[
+                E::File("var/lib/dpkg/status", STATUS.as_bytes()),
+                E::File(
+                    "var/lib/dpkg/info/bash.md5sums",
+                    b"0123456789abcdef0123456789abcdef  bin/bash\n",
+                ),
+            ]),
+        ],
+    );
+    let opts = ScanOptions {
+        file_digests: true,
+        ..ScanOptions::default()
+    };
+    let sbom = scan(&format!("oci-dir:{}", dir.path().display()), &opts).unwrap();
+    let bash = sbom.packages.iter().find(|p| p.name == "bash").unwrap();
+    assert_eq!(bash.files, vec!["/usr/bin/bash"]);
+    let f = sbom
+        .files
+        .iter()
+        .find(|f| f.path == "/usr/bin/bash")
+        .unwrap();
+    assert_eq!(format!("sha256:{}", f.sha256), sha256(b"#!fake bash\n"));
+    assert_eq!(f.layer, sbom.source.layers[0]);
+    assert_eq!(f.kind, "TEXT");
+    // Without digests nothing is hashed or listed.
+    let sbom = scan(
+        &format!("oci-dir:{}", dir.path().display()),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    assert!(sbom.files.is_empty());
 }

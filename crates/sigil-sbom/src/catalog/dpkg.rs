@@ -53,6 +53,50 @@ fn push_single(set: &mut std::collections::BTreeSet<String>, v: &str) {
     }
 }
 
+/// The files a package installed: `md5sums` lines are `<md5>  <path>`, `conffiles` lines are
+/// `/path [flags]` (dpkg's `info` database, deb(5)/dpkg(1)).
+fn owned_files(ctx: &Ctx, db_dir: &str, name: &str, arch: &str, distroless: bool) -> Vec<String> {
+    let (md5, conf) = if distroless {
+        (
+            vec![format!("{db_dir}/{name}.md5sums")],
+            vec![format!("{db_dir}/{name}.conffiles")],
+        )
+    } else {
+        (
+            vec![
+                format!("{db_dir}/info/{name}:{arch}.md5sums"),
+                format!("{db_dir}/info/{name}.md5sums"),
+            ],
+            vec![
+                format!("{db_dir}/info/{name}:{arch}.conffiles"),
+                format!("{db_dir}/info/{name}.conffiles"),
+            ],
+        )
+    };
+    let mut out = Vec::new();
+    if let Some((_, text, _)) = md5.iter().find_map(|m| ctx.view.text(m)) {
+        for line in String::from_utf8_lossy(text).lines() {
+            if let Some((_, path)) = line.split_once("  ") {
+                out.push(format!("/{}", path.trim().trim_start_matches('/')));
+            }
+        }
+    }
+    if let Some((_, text, _)) = conf.iter().find_map(|c| ctx.view.text(c)) {
+        for line in String::from_utf8_lossy(text).lines() {
+            if let Some(path) = line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/'))
+            {
+                out.push(path.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Names in a Depends-style list: alternatives split, versions and `:arch` removed.
 fn relation_names(v: &str) -> Vec<String> {
     v.split([',', '|'])
@@ -136,19 +180,29 @@ pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
                     }
                 }
             } else {
-                for prefix in [
-                    format!("{db_dir}/info/{name}."),
-                    format!("{db_dir}/info/{name}:{arch}."),
-                ] {
-                    for (path, l) in ctx.view.with_prefix(&prefix) {
-                        // `libc6.` must not pick up `libc6.1-…` style names: the rest is one word.
-                        let rest = path.get(prefix.len()..).unwrap_or("");
-                        if !rest.is_empty() && !rest.contains(['/', '.']) {
-                            p.locations.push(ctx.loc(l, path));
-                        }
+                // Like Syft 1.18.1: md5sums and conffiles by `NAME:ARCH` then `NAME`, plus
+                // every `info/NAME.*` (so a multi-arch package's `NAME:ARCH.list` is not one).
+                for kind in ["md5sums", "conffiles"] {
+                    let pick = [
+                        format!("{db_dir}/info/{name}:{arch}.{kind}"),
+                        format!("{db_dir}/info/{name}.{kind}"),
+                    ]
+                    .into_iter()
+                    .find_map(|c| ctx.view.text(&c).map(|(l, _, real)| (l, real)));
+                    if let Some((l, real)) = pick {
+                        p.locations.push(ctx.loc(l, &real));
+                    }
+                }
+                let prefix = format!("{db_dir}/info/{name}.");
+                for (path, l) in ctx.view.with_prefix(&prefix) {
+                    // `NAME.` must not pick up `NAME.x.list` (package `NAME.x`): one word after.
+                    let rest = path.get(prefix.len()..).unwrap_or("");
+                    if !rest.is_empty() && !rest.contains(['/', '.']) {
+                        p.locations.push(ctx.loc(l, path));
                     }
                 }
             }
+            p.files = owned_files(ctx, db_dir, name, arch, distroless);
             if let Some((l, text, real)) = ctx.view.text(&format!("usr/share/doc/{name}/copyright"))
             {
                 p.licenses = copyright_licenses(&String::from_utf8_lossy(text));

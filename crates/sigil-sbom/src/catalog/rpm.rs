@@ -41,7 +41,12 @@ pub(crate) struct RpmHeader {
 
 fn be32(b: &[u8], off: usize) -> Option<u32> {
     let s = b.get(off..off.checked_add(4)?)?;
-    Some(u32::from_be_bytes([*s.first()?, *s.get(1)?, *s.get(2)?, *s.get(3)?]))
+    Some(u32::from_be_bytes([
+        *s.first()?,
+        *s.get(1)?,
+        *s.get(2)?,
+        *s.get(3)?,
+    ]))
 }
 
 /// Parses a header blob as rpm stores it in the database (no lead, no magic).
@@ -53,11 +58,18 @@ pub(crate) fn parse_header(blob: &[u8]) -> Result<RpmHeader, String> {
         return Err(format!("implausible header ({il} entries, {dl} bytes)"));
     }
     let data_start = 8 + il * 16;
-    let data = blob.get(data_start..data_start + dl).ok_or("header data past the end of the blob")?;
+    let data = blob
+        .get(data_start..data_start + dl)
+        .ok_or("header data past the end of the blob")?;
     let mut h = RpmHeader::default();
     for i in 0..il {
         let e = 8 + i * 16;
-        let (Some(tag), Some(ty), Some(off), Some(count)) = (be32(blob, e), be32(blob, e + 4), be32(blob, e + 8), be32(blob, e + 12)) else {
+        let (Some(tag), Some(ty), Some(off), Some(count)) = (
+            be32(blob, e),
+            be32(blob, e + 4),
+            be32(blob, e + 8),
+            be32(blob, e + 12),
+        ) else {
             return Err("truncated index".into());
         };
         let off = off as usize;
@@ -116,7 +128,10 @@ pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
         };
         let mut bad = 0usize;
         for row in rows {
-            let blob = match sqlite::record(&row).ok().and_then(|cols| cols.into_iter().nth(1)) {
+            let blob = match sqlite::record(&row)
+                .ok()
+                .and_then(|cols| cols.into_iter().nth(1))
+            {
                 Some(Value::Blob(b)) => b.to_vec(),
                 _ => {
                     bad += 1;
@@ -148,7 +163,14 @@ pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
             if let Some(e) = h.epoch {
                 q.push(("epoch", e.to_string()));
             }
-            p.purl = purl("rpm", &ns, &h.name, &format!("{}-{}", h.version, h.release), &q, "");
+            p.purl = purl(
+                "rpm",
+                &ns,
+                &h.name,
+                &format!("{}-{}", h.version, h.release),
+                &q,
+                "",
+            );
             if !h.license.is_empty() {
                 p.licenses.push(h.license.clone());
             }
@@ -167,7 +189,10 @@ pub(crate) fn catalog(ctx: &Ctx, out: &mut Out) {
     }
     for (p, _, _) in ctx.view.files() {
         if is_rpmdb(p, "Packages") || is_rpmdb(p, "Packages.db") {
-            out.warn(p, "BerkeleyDB/NDB rpm databases are not read; rpm packages from it are missing");
+            out.warn(
+                p,
+                "BerkeleyDB/NDB rpm databases are not read; rpm packages from it are missing",
+            );
         }
     }
 }
@@ -207,9 +232,21 @@ mod tests {
 
     #[test]
     fn parses_header_blob() {
-        let b = header(&[(TAG_NAME, "bash"), (TAG_VERSION, "5.1.8"), (TAG_RELEASE, "9.el9"), (TAG_ARCH, "x86_64"), (TAG_SOURCERPM, "bash-5.1.8-9.el9.src.rpm")], Some(1));
+        let b = header(
+            &[
+                (TAG_NAME, "bash"),
+                (TAG_VERSION, "5.1.8"),
+                (TAG_RELEASE, "9.el9"),
+                (TAG_ARCH, "x86_64"),
+                (TAG_SOURCERPM, "bash-5.1.8-9.el9.src.rpm"),
+            ],
+            Some(1),
+        );
         let h = parse_header(&b);
-        assert_eq!(h.as_ref().map(|h| (h.name.as_str(), h.epoch)), Ok(("bash", Some(1))));
+        assert_eq!(
+            h.as_ref().map(|h| (h.name.as_str(), h.epoch)),
+            Ok(("bash", Some(1)))
+        );
         for cut in 0..b.len() {
             let _ = parse_header(b.get(..cut).unwrap_or_default());
         }

@@ -58,18 +58,32 @@ impl<'a> Db<'a> {
             return Err("not an SQLite 3 database".into());
         }
         let ps = be(data, 16, 2).ok_or("truncated header")?;
-        let page_size = if ps == 1 { 65536 } else { usize::try_from(ps).map_err(|_| "bad page size")? };
+        let page_size = if ps == 1 {
+            65536
+        } else {
+            usize::try_from(ps).map_err(|_| "bad page size")?
+        };
         if page_size < 512 || !page_size.is_power_of_two() {
             return Err(format!("invalid page size {page_size}"));
         }
         let reserved = usize::from(*data.get(20).ok_or("truncated header")?);
-        let usable = page_size.checked_sub(reserved).filter(|u| *u >= 480).ok_or("invalid reserved space")?;
-        Ok(Db { data, page_size, usable })
+        let usable = page_size
+            .checked_sub(reserved)
+            .filter(|u| *u >= 480)
+            .ok_or("invalid reserved space")?;
+        Ok(Db {
+            data,
+            page_size,
+            usable,
+        })
     }
 
     fn page(&self, n: u64) -> Result<&'a [u8]> {
         let n = usize::try_from(n).map_err(|_| "bad page number")?;
-        let start = n.checked_sub(1).and_then(|i| i.checked_mul(self.page_size)).ok_or("page 0 referenced")?;
+        let start = n
+            .checked_sub(1)
+            .and_then(|i| i.checked_mul(self.page_size))
+            .ok_or("page 0 referenced")?;
         self.data
             .get(start..start + self.page_size)
             .ok_or_else(|| format!("page {n} is past the end of the file"))
@@ -98,14 +112,18 @@ impl<'a> Db<'a> {
                 stack.push(be(page, hdr + 8, 4).ok_or("truncated page")?);
             }
             for i in 0..cells {
-                let ptr = usize::try_from(be(page, hdr + hsize + 2 * i, 2).ok_or("truncated cell pointers")?).unwrap_or(0);
+                let ptr = usize::try_from(
+                    be(page, hdr + hsize + 2 * i, 2).ok_or("truncated cell pointers")?,
+                )
+                .unwrap_or(0);
                 let cell = page.get(ptr..).ok_or("cell pointer past page end")?;
                 if interior {
                     stack.push(be(cell, 0, 4).ok_or("truncated cell")?);
                     continue;
                 }
                 let (len, n1) = varint(cell).ok_or("truncated cell")?;
-                let (_rowid, n2) = varint(cell.get(n1..).ok_or("truncated cell")?).ok_or("truncated cell")?;
+                let (_rowid, n2) =
+                    varint(cell.get(n1..).ok_or("truncated cell")?).ok_or("truncated cell")?;
                 out.push(self.payload(cell.get(n1 + n2..).ok_or("truncated cell")?, len)?);
             }
         }
@@ -148,7 +166,9 @@ impl<'a> Db<'a> {
         for rec in self.rows(1)? {
             let cols = record(&rec)?;
             // sqlite_schema: (type, name, tbl_name, rootpage, sql)
-            if let (Some(Value::Text(b"table")), Some(Value::Text(n)), Some(Value::Int(root))) = (cols.first(), cols.get(1), cols.get(3)) {
+            if let (Some(Value::Text(b"table")), Some(Value::Text(n)), Some(Value::Int(root))) =
+                (cols.first(), cols.get(1), cols.get(3))
+            {
                 if *n == name.as_bytes() {
                     let root = u64::try_from(*root).map_err(|_| "bad root page")?;
                     return self.rows(root);
@@ -166,7 +186,8 @@ pub(crate) fn record(rec: &[u8]) -> Result<Vec<Value<'_>>> {
     let mut body = hlen;
     let mut out = Vec::new();
     while pos < hlen {
-        let (st, n) = varint(rec.get(pos..).ok_or("truncated record header")?).ok_or("truncated record header")?;
+        let (st, n) = varint(rec.get(pos..).ok_or("truncated record header")?)
+            .ok_or("truncated record header")?;
         pos += n;
         let (size, v): (usize, fn(&[u8]) -> Value<'_>) = match st {
             0 => (0, |_| Value::Null),
@@ -184,11 +205,19 @@ pub(crate) fn record(rec: &[u8]) -> Result<Vec<Value<'_>>> {
             7 => (8, |_| Value::Other),
             8 => (0, |_| Value::Int(0)),
             9 => (0, |_| Value::Int(1)),
-            n if n >= 12 && n % 2 == 0 => (usize::try_from((n - 12) / 2).map_err(|_| "bad size")?, |b| Value::Blob(b)),
-            n if n >= 13 => (usize::try_from((n - 13) / 2).map_err(|_| "bad size")?, |b| Value::Text(b)),
+            n if n >= 12 && n % 2 == 0 => (
+                usize::try_from((n - 12) / 2).map_err(|_| "bad size")?,
+                |b| Value::Blob(b),
+            ),
+            n if n >= 13 => (
+                usize::try_from((n - 13) / 2).map_err(|_| "bad size")?,
+                |b| Value::Text(b),
+            ),
             _ => return Err("reserved serial type".into()),
         };
-        let bytes = rec.get(body..body.checked_add(size).ok_or("bad size")?).ok_or("truncated record body")?;
+        let bytes = rec
+            .get(body..body.checked_add(size).ok_or("bad size")?)
+            .ok_or("truncated record body")?;
         body += size;
         out.push(v(bytes));
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{id_safe, package_ref, short_name, RenderContext};
 use crate::catalog::license::{to_spdx, SpdxLicense};
-use crate::model::{Package, Sbom, SourceKind};
+use crate::model::{FileEntry, Package, Sbom, SourceKind};
 
 /// The grammar of SPDX 2.3 §7.7 download locations, as the spdx-tools validator encodes it.
 fn download_location_re() -> Option<&'static regex::Regex> {
@@ -68,6 +68,21 @@ pub(crate) fn declared(p: &Package, extracted: &mut BTreeMap<String, String>) ->
             .collect::<Vec<_>>()
             .join(" AND "),
     }
+}
+
+/// `SPDXRef-File-<last ≤40 chars of the path>-<16 hex of its SHA-256>`, like Syft's file ids.
+fn file_ref(path: &str) -> String {
+    let p = path.trim_start_matches('/');
+    let short = match p.char_indices().rev().nth(39) {
+        Some((i, _)) => format!("...{}", p.get(i..).unwrap_or(p)),
+        None => p.to_string(),
+    };
+    let h = ring::digest::digest(&ring::digest::SHA256, path.as_bytes());
+    format!(
+        "SPDXRef-File-{}-{}",
+        id_safe(&short),
+        hex::encode(h.as_ref().get(..8).unwrap_or_default())
+    )
 }
 
 fn root_id(sbom: &Sbom) -> String {
@@ -142,6 +157,8 @@ pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
         "relationshipType": "DESCRIBES",
     })];
     let mut refs = BTreeMap::new();
+    let files: BTreeMap<&str, &FileEntry> =
+        sbom.files.iter().map(|f| (f.path.as_str(), f)).collect();
     for p in &sbom.packages {
         let id = package_ref(p);
         refs.insert(p.id.clone(), id.clone());
@@ -162,6 +179,25 @@ pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
         let Some(obj) = v.as_object_mut() else {
             continue;
         };
+        // Owned files with digests: Syft marks such packages filesAnalyzed with a
+        // verification code (SPDX 2.3 §7.9: SHA-1 over the sorted, concatenated file SHA-1s).
+        let mut sha1s: Vec<&str> = p
+            .files
+            .iter()
+            .filter_map(|f| files.get(f.as_str()).map(|e| e.sha1.as_str()))
+            .collect();
+        if !sha1s.is_empty() {
+            sha1s.sort_unstable();
+            let code = ring::digest::digest(
+                &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                sha1s.concat().as_bytes(),
+            );
+            obj.insert("filesAnalyzed".into(), json!(true));
+            obj.insert(
+                "packageVerificationCode".into(),
+                json!({"packageVerificationCodeValue": hex::encode(code.as_ref())}),
+            );
+        }
         if let Some(o) = &p.originator {
             obj.insert("originator".into(), json!(o));
         }
@@ -195,6 +231,45 @@ pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
             "relationshipType": "CONTAINS",
         }));
     }
+    let mut file_docs = Vec::new();
+    for f in &sbom.files {
+        let mut fd = json!({
+            "fileName": f.path.trim_start_matches('/'),
+            "SPDXID": file_ref(&f.path),
+            "fileTypes": [f.kind],
+            "checksums": [
+                {"algorithm": "SHA1", "checksumValue": f.sha1},
+                {"algorithm": "SHA256", "checksumValue": f.sha256},
+            ],
+            "licenseConcluded": "NOASSERTION",
+            "licenseInfoInFiles": ["NOASSERTION"],
+            "copyrightText": "NOASSERTION",
+        });
+        if !f.layer.is_empty() {
+            fd["comment"] = json!(format!("layerID: {}", f.layer));
+        }
+        file_docs.push(fd);
+    }
+    for p in &sbom.packages {
+        for f in p.files.iter().filter(|f| files.contains_key(f.as_str())) {
+            relationships.push(json!({
+                "spdxElementId": refs.get(&p.id),
+                "relatedSpdxElement": file_ref(f),
+                "relationshipType": "CONTAINS",
+            }));
+        }
+        let mut evidence: Vec<&str> = p.locations.iter().map(|l| l.path.as_str()).collect();
+        evidence.sort_unstable();
+        evidence.dedup();
+        for f in evidence.into_iter().filter(|f| files.contains_key(f)) {
+            relationships.push(json!({
+                "spdxElementId": refs.get(&p.id),
+                "relatedSpdxElement": file_ref(f),
+                "relationshipType": "OTHER",
+                "comment": "evident-by: indicates the package's existence is evident by the given file",
+            }));
+        }
+    }
     for (dep, dependent) in &sbom.dependency_of {
         if let (Some(a), Some(b)) = (refs.get(dep), refs.get(dependent)) {
             relationships.push(json!({
@@ -219,6 +294,9 @@ pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
         "packages": packages,
     });
     if let Some(obj) = doc.as_object_mut() {
+        if !file_docs.is_empty() {
+            obj.insert("files".into(), Value::Array(file_docs));
+        }
         if !extracted.is_empty() {
             obj.insert(
                 "hasExtractedLicensingInfos".into(),

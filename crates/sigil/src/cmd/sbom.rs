@@ -117,6 +117,10 @@ pub async fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let show = !a.quiet && std::io::stderr().is_terminal();
+    // File digests cost a hashing pass: only when a document that lists files is written.
+    let file_digests = outs
+        .iter()
+        .any(|(f, _)| matches!(f, Format::SpdxJson | Format::Json));
     let input = a.source.clone();
     // Registry images are opened on the runtime; layers stream from it while the scan runs
     // on a blocking thread.
@@ -137,6 +141,7 @@ pub async fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
             scope,
             catalogers,
             limits,
+            file_digests,
             progress: show.then_some(display),
         };
         match registry {
