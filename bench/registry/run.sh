@@ -105,9 +105,11 @@ for rep in $(seq "$REPS"); do
     t0=$(now); curl -sf "${urls[@]}"; t1=$(now)
     echo "$kind raw-many pull $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
     if [ "$rep" = 1 ]; then
-      wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency \
-        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$ADDR/v2/bench/many/manifests/v1" > "$WORK/wrk-$kind.txt"
+      for img in big many; do
+        wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency \
+          -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+          "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img.txt"
+      done
     fi
     stop_registry
   done
@@ -138,17 +140,23 @@ for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pu
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
         print(f"{img:<9}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
-def wrk(kind):
-    txt = open(os.path.join(work, f"wrk-{kind}.txt")).read()
+def wrk(kind, img):
+    txt = open(os.path.join(work, f"wrk-{kind}-{img}.txt")).read()
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))
     rps = re.search(r"Requests/sec:\s+(\S+)", txt).group(1)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", txt)
+    if bad:
+        sys.exit(f"{kind}: {bad.group(1)} manifest GETs failed during wrk; results are not comparable")
     return lat, float(rps)
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-(dl, dr), (sl, sr) = wrk("distribution"), wrk("sigil")
-print("manifest GET, wrk -t2 -c64:")
-print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
-print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
-print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.2f}, throughput {sr/dr:.2f}x")
+for img in ("big", "many"):
+    size = os.path.getsize(os.path.join(work, "img", img, "blobs", "sha256",
+        __import__("json").load(open(os.path.join(work, "img", img, "index.json")))["manifests"][0]["digest"][7:]))
+    (dl, dr), (sl, sr) = wrk("distribution", img), wrk("sigil", img)
+    print(f"manifest GET ({img}, {size} bytes), wrk -t2 -c64, load generator on the same 2 cores:")
+    print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
+    print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
+    print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.3f}, throughput {sr/dr:.1f}x")
 PY
