@@ -19,6 +19,7 @@ pub mod checkpoint;
 mod digest;
 mod error;
 pub mod fulcio;
+pub mod intoto;
 pub mod keys;
 pub mod media_types;
 pub mod merkle;

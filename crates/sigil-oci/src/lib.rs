@@ -7,6 +7,7 @@ mod client;
 pub mod cosign;
 mod error;
 pub mod manifest;
+pub mod referrers;
 
 // The public interface is:
 pub use auth::{Credential, Keychain};

@@ -1,6 +1,7 @@
 //! Signing flows: a payload is built, signed, optionally recorded in the transparency log,
 //! and attached to the image in the registry exactly as cosign attaches it.
 
+mod attest;
 mod error;
 pub mod fulcio;
 mod image;
@@ -8,5 +9,6 @@ pub mod rekor;
 pub mod token;
 
 // The public interface is:
+pub use attest::{attest_image, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored};
 pub use error::Error;
 pub use image::{sign_image, SignOptions, SignedImage, Signer, TlogUpload};
