@@ -211,8 +211,9 @@ pub fn scan_dir(root: &Path, input: &str, opts: &ScanOptions) -> Result<Sbom, Er
             } else if ft.is_file() {
                 let size = e.metadata().map(|m| m.len()).unwrap_or(0);
                 match std::fs::File::open(e.path()) {
-                    Ok(mut f) => b
-                        .file(path, size, &mut f)
+                    // Bounded by the size `stat` gave: pseudo-files (`/proc/kcore`) never end.
+                    Ok(f) => b
+                        .file(path, size, &mut std::io::Read::take(f, size))
                         .map_err(|err| Error::io(e.path(), err))?,
                     Err(err) => b.contents.warnings.push(crate::model::Warning {
                         path: format!("/{path}"),

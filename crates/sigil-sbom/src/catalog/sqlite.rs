@@ -192,7 +192,10 @@ pub(crate) fn record(rec: &[u8]) -> Result<Vec<Value<'_>>> {
         let (size, v): (usize, fn(&[u8]) -> Value<'_>) = match st {
             0 => (0, |_| Value::Null),
             1..=6 => {
-                let size = [0usize, 1, 2, 3, 4, 6, 8][usize::try_from(st).unwrap_or(0)];
+                let size = [0usize, 1, 2, 3, 4, 6, 8]
+                    .get(usize::try_from(st).unwrap_or(0))
+                    .copied()
+                    .unwrap_or(0);
                 (size, |b: &[u8]| {
                     let neg = b.first().is_some_and(|x| x & 0x80 != 0);
                     let mut v: i64 = if neg { -1 } else { 0 };
