@@ -328,10 +328,7 @@ impl CtLog {
 
         // RFC 6962 §3.4 MerkleTreeLeaf: version v1, leaf_type timestamped_entry, then the
         // TimestampedEntry, which is the signed struct minus its first two bytes.
-        let mut leaf = Vec::with_capacity(signed.len());
-        leaf.extend_from_slice(&[0, 0]);
-        leaf.extend_from_slice(signed.get(2..).unwrap_or_default());
-        self.sequencer.append(leaf).await?;
+        self.sequencer.append(merkle_leaf(&signed)).await?;
 
         let signature = self.signer.sign(&signed)?;
         Ok(SignedCertificateTimestamp {
@@ -358,6 +355,46 @@ impl CtLog {
         let sct = self.add_pre_chain(&chain).await?;
         AddChainResponse::from_sct(&sct)
     }
+}
+
+/// The RFC 6962 `MerkleTreeLeaf` a log stored for the embedded SCT of `leaf` (PEM), issued by
+/// `issuer` (PEM): what an auditor looks up (`get-proof-by-hash` of its leaf hash) to check
+/// that a certificate's SCT was honoured. Uses the first embedded SCT.
+pub fn certificate_leaf(leaf_pem: &str, issuer_pem: &str) -> Result<Vec<u8>, Error> {
+    let der = |text: &str| {
+        pem::parse(text)
+            .map(pem::Pem::into_contents)
+            .map_err(|_| Error::BadChain("certificate is not PEM"))
+    };
+    let leaf =
+        Certificate::from_der(&der(leaf_pem)?).map_err(|_| Error::BadChain("malformed leaf"))?;
+    let issuer = Certificate::from_der(&der(issuer_pem)?)
+        .map_err(|_| Error::BadChain("malformed issuer"))?;
+    let sct = fulcio::embedded_scts(&leaf)?
+        .into_iter()
+        .next()
+        .ok_or(fulcio::FulcioError::NoSct)?;
+    let issuer_spki = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| Error::BadChain("issuer key cannot be encoded"))?;
+    let signed = fulcio::precert_signed_data(
+        sct.timestamp,
+        &fulcio::key_hash(&issuer_spki),
+        &fulcio::precert_tbs(&leaf)?,
+        &sct.extensions,
+    )?;
+    Ok(merkle_leaf(&signed))
+}
+
+/// RFC 6962 §3.4 `MerkleTreeLeaf` (v1, timestamped_entry) of a §3.2 signed struct: the same
+/// bytes minus the leading version and signature type.
+fn merkle_leaf(signed: &[u8]) -> Vec<u8> {
+    let mut leaf = Vec::with_capacity(signed.len());
+    leaf.extend_from_slice(&[0, 0]);
+    leaf.extend_from_slice(signed.get(2..).unwrap_or_default());
+    leaf
 }
 
 /// Checks that `child` carries a valid signature by `parent`'s key.

@@ -31,7 +31,8 @@ pub use api::{ct_router, router, CaState, MAX_BODY};
 pub use authority::{Authority, CaFiles, IssuedChain, Principal, LEAF_VALIDITY};
 pub use config::{CaConfig, IssuerConfig, IssuerKind};
 pub use ct::{
-    AddChainRequest, AddChainResponse, CtLog, CtSubmitter, SignedTreeHead, MAX_GET_ENTRIES,
+    certificate_leaf, AddChainRequest, AddChainResponse, CtLog, CtSubmitter, SignedTreeHead,
+    MAX_GET_ENTRIES,
 };
 pub use error::Error;
 pub use issuer::{

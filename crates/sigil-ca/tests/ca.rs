@@ -157,6 +157,16 @@ async fn github_workflow_certificate_on_fulcio_profile_with_valid_sct() {
     assert_eq!(&leaves[0][..2], [0, 0], "v1 timestamped_entry");
     assert_eq!(&leaves[0][2..10], sct.timestamp.to_be_bytes());
     assert_eq!(&leaves[0][10..12], [0, 1], "precert_entry");
+    let pems: Vec<String> = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sigil_ca::certificate_leaf(&pems[0], &pems[1]).unwrap(),
+        leaves[0]
+    );
     let sth: Value = s
         .http
         .get(format!("{}/ct/v1/get-sth", s.ca.url()))
