@@ -9,6 +9,7 @@
 //! It fails closed: a check that cannot be made (a transparency-log proof without a trusted
 //! log key, say) rejects the signature.
 
+mod attestation;
 mod bundle;
 mod identity;
 mod image;
@@ -16,6 +17,9 @@ mod verdict;
 mod x509;
 
 // The public interface is:
+pub use attestation::{
+    verify_attestations, verify_bundle_signatures, AttestationCandidate, PredicateFilter,
+};
 pub use bundle::{verify_bundle, Artifact, BundleSigner, SctPolicy, VerifiedBundle};
 pub use identity::{GithubExpectations, IdentityPolicy, Matcher};
 pub use image::{

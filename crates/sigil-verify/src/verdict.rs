@@ -87,6 +87,10 @@ pub enum Failure {
     Bundle { detail: String },
     /// The signed content is another artifact.
     ArtifactMismatch { detail: String },
+    /// The attestation's predicate type is not the one asked for (`--type`).
+    PredicateTypeMismatch { expected: String, found: String },
+    /// The DSSE payload type is not in-toto's.
+    PayloadType { found: String },
 }
 
 impl fmt::Display for Failure {
@@ -119,6 +123,8 @@ impl fmt::Display for Failure {
             Failure::Extension { name, .. } => write!(f, "expected {name} not found in certificate"),
             Failure::Bundle { detail } => write!(f, "invalid bundle: {detail}"),
             Failure::ArtifactMismatch { detail } => write!(f, "artifact mismatch: {detail}"),
+            Failure::PredicateTypeMismatch { expected, found } => write!(f, "predicate type mismatch: expected `{expected}`, the attestation has `{found}`"),
+            Failure::PayloadType { found } => write!(f, "DSSE payload type is `{found}`, not `application/vnd.in-toto+json`"),
         }
     }
 }

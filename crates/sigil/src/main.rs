@@ -30,6 +30,10 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Verify a Sigstore bundle for a file or a digest.
     VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
+    /// Attest an image: a signed in-toto statement with a predicate (SBOM, provenance, …).
+    Attest(cmd::attest::AttestArgs),
+    /// Verify an image's attestations (`.att` layers and bundle referrers).
+    VerifyAttestation(cmd::verify_attestation::VerifyAttestationArgs),
     /// The embedded OCI registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
@@ -74,6 +78,8 @@ fn main() -> ExitCode {
             Command::Sign(a) => cmd::sign::run(a).await,
             Command::Verify(a) => cmd::verify::run(a).await,
             Command::VerifyBlob(a) => cmd::verify_blob::run(a).await,
+            Command::Attest(a) => cmd::attest::run(a).await,
+            Command::VerifyAttestation(a) => cmd::verify_attestation::run(a).await,
             Command::Registry(c) => cmd::registry::run(c).await,
             Command::Tlog(c) => cmd::tlog::run(c).await,
             Command::Ca(c) => cmd::ca::run_ca(c).await,

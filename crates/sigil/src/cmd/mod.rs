@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 pub mod admission;
+pub mod attest;
 pub mod ca;
 pub mod keys;
 pub mod policy;
@@ -15,6 +16,7 @@ pub mod tlog;
 pub mod trust;
 pub mod up;
 pub mod verify;
+pub mod verify_attestation;
 pub mod verify_blob;
 
 /// An error that ends the process with a specific exit code.

@@ -38,6 +38,9 @@ pub struct SignArgs {
     /// Skip confirmation prompts.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Sign as cosign v3 does: a DSSE statement in a Sigstore bundle referrer.
+    #[arg(long)]
+    pub new_bundle_format: bool,
     #[command(flatten)]
     pub registry: RegistryOpts,
     /// The image to sign, best by digest (`repo@sha256:…`).
@@ -86,6 +89,10 @@ pub async fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         },
         signature_repository: super::signature_repository()?,
     };
+    if a.new_bundle_format {
+        let pinned = image.with_digest(digest.clone());
+        return super::attest::sign_bundle(&client, &pinned, &signer, &options).await;
+    }
     let signed = sigil_sign::sign_image(&client, &image, &digest, &signer, &options).await?;
     if let Some(i) = signed.log_index {
         eprintln!("tlog entry created with index: {i}");

@@ -212,6 +212,10 @@ pub async fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let verdict = sigil_verify::verify_image(&source, &image, &digest, &policy)
         .await
         .with_context(|| format!("fetching signatures of `{image}`"))?;
+    let verdict = super::verify_attestation::with_bundle_signatures(
+        &client, &image, &digest, &policy, verdict,
+    )
+    .await?;
     match verdict.outcome {
         Outcome::Verified => {}
         Outcome::NoSignatures => {
