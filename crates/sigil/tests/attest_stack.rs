@@ -625,3 +625,212 @@ fn key_attestations_both_generations_and_bad_input() {
         ],
     ));
 }
+
+/// The workflow's environment: `sigil oidc github-env` for the lab's tag workflow.
+fn workflow_env(d: &Path, stack: &Up) -> Vec<(String, String)> {
+    let o = ok(sigil(
+        d,
+        &stack.env,
+        &[
+            "oidc",
+            "github-env",
+            "--repository",
+            "owner/cosign-lab",
+            "--workflow",
+            ".github/workflows/sign.yml",
+            "--ref",
+            "refs/tags/v1.0.0",
+        ],
+    ));
+    let mut env = stack.env.clone();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let (k, v) = line
+            .strip_prefix("export ")
+            .unwrap()
+            .split_once('=')
+            .unwrap();
+        env.push((k.to_owned(), v.trim_matches('\'').to_owned()));
+    }
+    env
+}
+
+#[test]
+fn exercise_five_keyless_on_the_embedded_stack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let stack = up(&d.join("state"));
+    let env = &stack.env;
+    let repo = format!("{}/owner/cosign-lab", stack.get("SIGIL_REGISTRY"));
+    let (image, bundled, v3) = rt().block_on(async {
+        let c = client();
+        (
+            push_image(&c, &format!("{repo}:v1.0.0"), b"the lab image").await,
+            push_image(&c, &format!("{repo}:v1.1.0"), b"attested as a bundle").await,
+            push_image(&c, &format!("{repo}:v2.0.0"), b"signed as cosign v3").await,
+        )
+    });
+    let workflow = workflow_env(d, &stack);
+
+    // Step 1: `syft IMAGE -o spdx-json > sbom.spdx.json`.
+    let o = ok(sigil(
+        d,
+        env,
+        &["sbom", &format!("{repo}:v1.0.0"), "-o", "spdx-json", "-q"],
+    ));
+    std::fs::write(d.join("sbom.spdx.json"), &o.stdout).unwrap();
+    // Step 2 verbatim, as the workflow.
+    let o = ok(sigil(
+        d,
+        &workflow,
+        &[
+            "attest",
+            "--predicate",
+            "sbom.spdx.json",
+            "--type",
+            "spdxjson",
+            "--yes",
+            &format!("{repo}:v1.0.0"),
+        ],
+    ));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("sha256-{}.att", image.hex())),
+        "{}",
+        text(&o)
+    );
+    // Step 3 verbatim.
+    let verify = |identity: &str, tag: &str, kind: &str| {
+        sigil(
+            d,
+            env,
+            &[
+                "verify-attestation",
+                "--type",
+                kind,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                &format!("{repo}:{tag}"),
+            ],
+        )
+    };
+    let o = ok(verify(IDENTITY, "v1.0.0", "spdxjson"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("The code-signing certificate was verified using trusted certificate authority certificates"),
+        "{err}"
+    );
+    let st = statements(&o);
+    assert_eq!(st[0]["predicateType"], "https://spdx.dev/Document");
+    assert_eq!(st[0]["subject"][0]["digest"]["sha256"], image.hex());
+    assert_eq!(st[0]["predicate"]["spdxVersion"], "SPDX-2.3");
+    // Another workflow's identity, and another type.
+    fails(
+        verify(
+            "https://github.com/attacker/cosign-lab/.github/workflows/sign.yml@refs/tags/v1.0.0",
+            "v1.0.0",
+            "spdxjson",
+        ),
+        12,
+        "none of the expected identities matched",
+    );
+    fails(
+        verify(IDENTITY, "v1.0.0", "cyclonedx"),
+        12,
+        "predicate type mismatch",
+    );
+    // The keyless `.att` layer carries no log entry when the log is refused: never accepted.
+    fails(
+        sigil(
+            d,
+            env,
+            &[
+                "verify-attestation",
+                "--insecure-ignore-tlog",
+                "--certificate-identity",
+                IDENTITY,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                &format!("{repo}:v1.0.0"),
+            ],
+        ),
+        12,
+        "short-lived certificate",
+    );
+
+    // Keyless bundle referrer.
+    ok(sigil(
+        d,
+        &workflow,
+        &[
+            "attest",
+            "--new-bundle-format",
+            "--bundle",
+            "lab.sigstore.json",
+            "--predicate",
+            "sbom.spdx.json",
+            "--type",
+            "spdxjson",
+            "--yes",
+            &format!("{repo}@{bundled}"),
+        ],
+    ));
+    let o = ok(verify(IDENTITY, "v1.1.0", "spdxjson"));
+    assert_eq!(
+        statements(&o)[0]["subject"][0]["digest"]["sha256"],
+        bundled.hex()
+    );
+    fails(
+        verify(
+            "https://github.com/attacker/x/.github/workflows/a.yml@refs/heads/main",
+            "v1.1.0",
+            "spdxjson",
+        ),
+        12,
+        "none of the expected identities matched",
+    );
+    // The written bundle verifies on its own (sigil verify-blob with the digest).
+    ok(sigil(
+        d,
+        env,
+        &[
+            "verify-blob",
+            "--bundle",
+            "lab.sigstore.json",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            &bundled.to_string(),
+        ],
+    ));
+
+    // cosign v3 keyless signature, read back by `verify` (Exercise 3's command).
+    ok(sigil(
+        d,
+        &workflow,
+        &[
+            "sign",
+            "--new-bundle-format",
+            "--yes",
+            &format!("{repo}:v2.0.0"),
+        ],
+    ));
+    let o = ok(sigil(
+        d,
+        env,
+        &[
+            "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            &format!("{repo}:v2.0.0"),
+        ],
+    ));
+    let payloads: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        v3.to_string()
+    );
+}
