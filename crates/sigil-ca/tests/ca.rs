@@ -662,3 +662,113 @@ async fn unreachable_issuer_and_garbled_tokens() {
         assert!((400..500).contains(&status), "byte {i}: {status} {resp}");
     }
 }
+
+#[tokio::test]
+async fn uri_spiffe_and_username_identities() {
+    let s = stack().await;
+    // Three issuers sharing the email issuer's key (same data directory), each with its URL.
+    let key_dir = s._dir.path().join("oidc-email");
+    let (uri_iss, _a, uri_url) = issuer_server(&key_dir, Some("https://ci.example.com")).await;
+    let (spiffe_iss, _b, spiffe_url) =
+        issuer_server(&key_dir, Some("https://spire.example.org")).await;
+    let (user_iss, _c, user_url) = issuer_server(&key_dir, Some("https://login.example.com")).await;
+    let disco = |i: &DevIssuer| {
+        format!(
+            "{}/.well-known/openid-configuration",
+            i.settings().unwrap().url
+        )
+    };
+    let config = CaConfig::from_yaml(&format!(
+        "oidc-issuers:
+  {uri_url}:
+    issuer-url: {uri_url}
+    type: uri
+    subject-domain: https://ci.example.com
+    discovery-url: {}
+  {spiffe_url}:
+    issuer-url: {spiffe_url}
+    type: spiffe
+    spiffe-trust-domain: example.org
+    discovery-url: {}
+  {user_url}:
+    issuer-url: {user_url}
+    type: username
+    subject-domain: example.com
+    discovery-url: {}
+",
+        disco(&uri_iss),
+        disco(&spiffe_iss),
+        disco(&user_iss)
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = sigil_ca::open_ca(dir.path(), &config).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ca = sigil_ca::spawn(l, sigil_ca::router(state)).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let key = Key::new();
+    let issue = |issuer: &DevIssuer, iss: &str, sub: &str| {
+        let claims =
+            json!({"iss": iss, "sub": sub, "aud": "sigstore", "iat": now, "exp": now + 300});
+        let token = issuer.mint(claims.as_object().unwrap()).unwrap();
+        let req = s
+            .http
+            .post(format!("{}/api/v2/signingCert", ca.url()))
+            .json(&key_request(&token, &key, sub));
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, resp) = issue(&uri_iss, &uri_url, "https://ci.example.com/jobs/42").await;
+    assert_eq!(status, 201, "{resp}");
+    let id = CertificateIdentity::from_der(&chain_of(&resp)[0]).unwrap();
+    assert_eq!(
+        id.san,
+        SubjectAltName::Uri("https://ci.example.com/jobs/42".into())
+    );
+    assert_eq!(id.issuer.as_deref(), Some(uri_url.as_str()));
+    assert_eq!(
+        issue(&uri_iss, &uri_url, "https://evil.example.com/jobs/42")
+            .await
+            .0,
+        400
+    );
+
+    let (status, resp) = issue(
+        &spiffe_iss,
+        &spiffe_url,
+        "spiffe://example.org/ns/ci/sa/builder",
+    )
+    .await;
+    assert_eq!(status, 201, "{resp}");
+    let id = CertificateIdentity::from_der(&chain_of(&resp)[0]).unwrap();
+    assert_eq!(
+        id.san,
+        SubjectAltName::Uri("spiffe://example.org/ns/ci/sa/builder".into())
+    );
+    assert_eq!(
+        issue(&spiffe_iss, &spiffe_url, "spiffe://example.org.evil/x")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        issue(&spiffe_iss, &spiffe_url, "spiffe://other.org/x")
+            .await
+            .0,
+        400
+    );
+
+    let (status, resp) = issue(&user_iss, &user_url, "alice").await;
+    assert_eq!(status, 201, "{resp}");
+    let leaf = chain_of(&resp).remove(0);
+    let id = CertificateIdentity::from_der(&leaf).unwrap();
+    assert_eq!(
+        id.san,
+        SubjectAltName::OtherName("alice!example.com".into())
+    );
+    let cert = Certificate::from_der(&leaf).unwrap();
+    assert!(ext(&cert, "2.5.29.17").unwrap().critical);
+    assert_eq!(issue(&user_iss, &user_url, "a!b").await.0, 400);
+}
