@@ -34,6 +34,11 @@ enum Command {
     Attest(cmd::attest::AttestArgs),
     /// Verify an image's attestations (`.att` layers and bundle referrers).
     VerifyAttestation(cmd::verify_attestation::VerifyAttestationArgs),
+    /// List what is attached to an image: signatures, attestations, SBOMs, referrers.
+    Tree(cmd::tree::TreeArgs),
+    /// Print an image's signatures or attestations as stored.
+    #[command(subcommand)]
+    Download(cmd::download::DownloadCommand),
     /// The embedded OCI registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
@@ -80,6 +85,8 @@ fn main() -> ExitCode {
             Command::VerifyBlob(a) => cmd::verify_blob::run(a).await,
             Command::Attest(a) => cmd::attest::run(a).await,
             Command::VerifyAttestation(a) => cmd::verify_attestation::run(a).await,
+            Command::Tree(a) => cmd::tree::run(a).await,
+            Command::Download(c) => cmd::download::run(c).await,
             Command::Registry(c) => cmd::registry::run(c).await,
             Command::Tlog(c) => cmd::tlog::run(c).await,
             Command::Ca(c) => cmd::ca::run_ca(c).await,

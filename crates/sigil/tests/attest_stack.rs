@@ -624,6 +624,64 @@ fn key_attestations_both_generations_and_bad_input() {
             &at(5),
         ],
     ));
+    // What is attached, and the stored documents.
+    let o = ok(sigil(d, env, &["tree", &at(0)]));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!(
+            "Attestations for an image tag: {repo}:sha256-{}.att",
+            digests[0].hex()
+        )) && out.contains("(https://spdx.dev/Document)"),
+        "{out}"
+    );
+    let o = ok(sigil(d, env, &["tree", "--json", &at(3)]));
+    let tree: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        tree["referrers"][0]["predicateType"],
+        "https://spdx.dev/Document"
+    );
+    assert_eq!(tree["attestations"].as_array().unwrap().len(), 0);
+    let o = ok(sigil(d, env, &["tree", "--json", &at(5)]));
+    let tree: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        tree["referrers"][0]["artifactType"],
+        media_types::SIGSTORE_BUNDLE_V03
+    );
+    assert_eq!(
+        tree["referrers"][0]["predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    for (i, kind, lines) in [
+        (0, "attestation", 1),
+        (3, "attestation", 1),
+        (5, "signature", 1),
+        (5, "attestation", 0),
+        (1, "signature", 0),
+    ] {
+        let o = ok(sigil(d, env, &["download", kind, &at(i)]));
+        let n = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(n, lines, "download {kind} of image {i}: {}", text(&o));
+    }
+    let o = ok(sigil(d, env, &["download", "attestation", &at(3)]));
+    assert_eq!(
+        statements(&o)[0]["predicateType"],
+        "https://spdx.dev/Document"
+    );
+    let o = ok(sigil(
+        d,
+        env,
+        &[
+            "download",
+            "attestation",
+            "--predicate-type",
+            "slsaprovenance",
+            &at(0),
+        ],
+    ));
+    assert!(o.stdout.is_empty(), "{}", text(&o));
 }
 
 /// The workflow's environment: `sigil oidc github-env` for the lab's tag workflow.
