@@ -96,13 +96,23 @@ impl ImageInfo {
         }
     }
 
-    /// The repository names this image goes by: Kyverno's (`docker.io/nginx`), and for
+    /// The repository names this image goes by: Kyverno's (`docker.io/nginx`); the registry
+    /// in lowercase and without an explicit `:443` (host names are case-insensitive and 443
+    /// is the HTTPS default, so `GHCR.IO:443/u/app` is pulled from `ghcr.io/u/app`); and for
     /// Docker Hub images also `docker.io/library/nginx` and `index.docker.io/library/nginx`,
-    /// so a policy written against either spelling covers the image.
+    /// so a policy written against any spelling covers the image.
     fn names(&self) -> Vec<String> {
         let mut names = vec![self.name()];
+        let push = |n: String, names: &mut Vec<String>| {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        };
+        let lower = self.registry.to_ascii_lowercase();
+        let host = lower.strip_suffix(":443").unwrap_or(&lower).to_owned();
+        push(format!("{host}/{}", self.path), &mut names);
         let hub = matches!(
-            self.registry.as_str(),
+            host.as_str(),
             "docker.io" | "index.docker.io" | "registry-1.docker.io"
         );
         if hub {
@@ -112,10 +122,8 @@ impl ImageInfo {
                 format!("library/{}", self.path)
             };
             for reg in ["docker.io", "index.docker.io"] {
-                let n = format!("{reg}/{path}");
-                if !names.contains(&n) {
-                    names.push(n);
-                }
+                push(format!("{reg}/{path}"), &mut names);
+                push(format!("{reg}/{}", self.path), &mut names);
             }
         }
         names
@@ -293,6 +301,17 @@ mod tests {
         }
         let i = ImageInfo::parse(&format!("ghcr.io/u/cosign-lab:v2@{D}")).unwrap();
         assert!(!i.matched_by("ghcr.io/u/cosign-lab:v1*"));
+    }
+
+    #[test]
+    fn odd_but_valid_registry_spellings_are_matched() {
+        for img in ["GHCR.IO/u/app:v1", "ghcr.io:443/u/app:v1", "Ghcr.io:443/u/app@sha256:476b21f1a75dc90fac3579ee757f4607bb5546f476195cf645c54badf558c0db"] {
+            let i = ImageInfo::parse(img).unwrap();
+            assert!(i.matched_by("ghcr.io/u/app:*"), "{img}");
+            assert!(!i.matched_by("ghcr.io/u/other:*"), "{img}");
+        }
+        let i = ImageInfo::parse("index.docker.io/nginx:1").unwrap();
+        assert!(i.matched_by("docker.io/nginx:*"));
     }
 
     #[test]
