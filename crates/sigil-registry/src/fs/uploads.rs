@@ -27,6 +27,8 @@ use crate::Error;
 const PIPELINE_DEPTH: usize = 64;
 /// Write buffer of the disk writer.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Large uploads are synced to disk every this many bytes while they stream in.
+const SYNC_EVERY: usize = 8 << 20;
 
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -183,13 +185,22 @@ pub(crate) async fn append(
         let mut run = |hasher: &mut Option<Hasher>| -> std::io::Result<()> {
             let f = std::fs::OpenOptions::new().append(true).open(&wpath)?;
             let mut w = std::io::BufWriter::with_capacity(WRITE_BUFFER, f);
+            let mut unsynced = 0usize;
             while let Some(chunk) = rx.blocking_recv() {
                 w.write_all(&chunk)?;
                 if let Some(h) = hasher.as_mut() {
                     h.update(&chunk);
                 }
+                unsynced += chunk.len();
+                if unsynced >= SYNC_EVERY {
+                    // Flush large uploads to disk while the rest still arrives, so the sync
+                    // that `finish` must do before acknowledging finds little left to write.
+                    w.flush()?;
+                    w.get_ref().sync_data()?;
+                    unsynced = 0;
+                }
             }
-            // No fsync here: a chunk is not a durability point. `finish` syncs the data
+            // No fsync of the tail here: a chunk is not a durability point. `finish` syncs
             // before the blob becomes visible, which is what an acknowledged (201) push needs.
             w.flush()
         };
