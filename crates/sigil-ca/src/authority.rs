@@ -104,6 +104,12 @@ impl CaFiles {
     }
 }
 
+fn pem_der(text: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
+    pem::parse(text)
+        .map(pem::Pem::into_contents)
+        .map_err(|_| Error::CorruptKey(path.display().to_string()))
+}
+
 fn read_pem_cert(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
@@ -146,8 +152,9 @@ fn load_or_create(dir: &Path) -> Result<Loaded, Error> {
             let cert = p
                 .self_signed(&RcgenKey(root_key.as_ref()))
                 .map_err(Error::Certificate)?;
-            crate::store::write_public(&files.root_cert, to_pem(cert.der()).as_bytes())?;
-            cert.der().to_vec()
+            let stored =
+                crate::store::create_public(&files.root_cert, to_pem(cert.der()).as_bytes())?;
+            pem_der(&stored, &files.root_cert)?
         }
     };
     let intermediate_der = match read_pem_cert(&files.intermediate_cert)? {
@@ -160,8 +167,11 @@ fn load_or_create(dir: &Path) -> Result<Loaded, Error> {
             let cert = p
                 .signed_by(&RcgenKey(intermediate_key.as_ref()), &issuer)
                 .map_err(Error::Certificate)?;
-            crate::store::write_public(&files.intermediate_cert, to_pem(cert.der()).as_bytes())?;
-            cert.der().to_vec()
+            let stored = crate::store::create_public(
+                &files.intermediate_cert,
+                to_pem(cert.der()).as_bytes(),
+            )?;
+            pem_der(&stored, &files.intermediate_cert)?
         }
     };
     Ok((root_der, intermediate_der, intermediate_key))

@@ -318,8 +318,7 @@ impl DevIssuer {
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
                     .map_err(|_| Error::Signing)?;
                 let der = key.to_pkcs8_der().map_err(|_| Error::Signing)?;
-                crate::store::write_private(&key_path, der.as_bytes())?;
-                der.as_bytes().to_vec()
+                crate::store::create_private(&key_path, der.as_bytes())?
             }
             Err(e) => return Err(Error::io("reading", &key_path, e)),
         };
@@ -347,8 +346,11 @@ impl DevIssuer {
                 SystemRandom::new()
                     .fill(&mut b)
                     .map_err(|_| Error::Signing)?;
-                crate::store::write_private(&hmac_path, &b)?;
-                b
+                let stored = crate::store::create_private(&hmac_path, &b)?;
+                if stored.len() != 32 {
+                    return Err(Error::CorruptKey(hmac_path.display().to_string()));
+                }
+                stored
             }
             Err(e) => return Err(Error::io("reading", &hmac_path, e)),
         };

@@ -53,8 +53,7 @@ impl FileSigner {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
                     .map_err(|_| Error::Signing)?;
-                crate::store::write_private(path, doc.as_ref())?;
-                doc.as_ref().to_vec()
+                crate::store::create_private(path, doc.as_ref())?
             }
             Err(e) => return Err(Error::io("reading key", path, e)),
         };

@@ -1,5 +1,9 @@
-//! Files in the data directory: keys and certificates written atomically (temporary file,
-//! fsync, rename), and the CT log's sequencer.
+//! Files in the data directory, and the CT log's sequencer.
+//!
+//! Keys and certificates are created once and never replaced: each is written to a temporary
+//! file, fsynced, then hard-linked to its name, which fails if the name exists. Two processes
+//! starting on a fresh directory at once therefore agree on one key (the loser reads the
+//! winner's file back) instead of each keeping a key that the other overwrote.
 //!
 //! The CT log's leaves live in the transparency-log crate's [`LogStorage`] (its `FileStore`:
 //! durable leaves plus Merkle levels). `LogStorage::append` wants one caller at a time and
@@ -17,10 +21,12 @@ use tokio::sync::oneshot;
 
 use crate::Error;
 
-fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
+fn write_tmp(path: &Path, data: &[u8], mode: u32) -> Result<std::path::PathBuf, Error> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    let tmp = path.with_extension("tmp");
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -36,15 +42,40 @@ fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io("writing", &tmp, e))?;
+    Ok(tmp)
+}
+
+/// Replaces `path` atomically (for settings that change on every start).
+fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
+    let tmp = write_tmp(path, data, mode)?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into place", path, e))
 }
 
-/// Writes a secret (mode 0600).
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
-    write_atomic(path, data, 0o600)
+/// Creates `path` with `data` unless it exists; returns what the file holds afterwards.
+fn create_once(path: &Path, data: &[u8], mode: u32) -> Result<Vec<u8>, Error> {
+    let tmp = write_tmp(path, data, mode)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(data.to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read(path).map_err(|e| Error::io("reading", path, e))
+        }
+        Err(e) => Err(Error::io("creating", path, e)),
+    }
 }
 
-/// Writes a public file (mode 0644).
+/// Creates a secret (mode 0600) unless it exists; returns the file's contents.
+pub(crate) fn create_private(path: &Path, data: &[u8]) -> Result<Vec<u8>, Error> {
+    create_once(path, data, 0o600)
+}
+
+/// Creates a public file (mode 0644) unless it exists; returns the file's contents.
+pub(crate) fn create_public(path: &Path, data: &[u8]) -> Result<Vec<u8>, Error> {
+    create_once(path, data, 0o644)
+}
+
+/// Writes a public file (mode 0644), replacing it.
 pub(crate) fn write_public(path: &Path, data: &[u8]) -> Result<(), Error> {
     write_atomic(path, data, 0o644)
 }

@@ -772,3 +772,48 @@ async fn uri_spiffe_and_username_identities() {
     assert!(ext(&cert, "2.5.29.17").unwrap().critical);
     assert_eq!(issue(&user_iss, &user_url, "a!b").await.0, 400);
 }
+
+#[test]
+fn racing_first_starts_agree_on_one_key_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let opened: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (dir, client) = (dir.path(), client.clone());
+                scope.spawn(move || {
+                    let ct = sigil_ca::CtSubmitter::Remote {
+                        url: "http://127.0.0.1:9".into(),
+                        client,
+                    };
+                    let ca = sigil_ca::Authority::open(dir, ct).unwrap();
+                    let ct_key =
+                        sigil_ca::FileSigner::load_or_generate(&dir.join("ct.key")).unwrap();
+                    let oidc = DevIssuer::open(&dir.join("oidc")).unwrap();
+                    use sigil_ca::Signer as _;
+                    (
+                        ca.chain_der(),
+                        ct_key.public_key_spki().to_vec(),
+                        oidc.jwks(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &opened[1..] {
+        assert_eq!(
+            o, &opened[0],
+            "every racer ends up with the same chain and keys"
+        );
+    }
+    let again = sigil_ca::Authority::open(
+        dir.path(),
+        sigil_ca::CtSubmitter::Remote {
+            url: "http://127.0.0.1:9".into(),
+            client,
+        },
+    )
+    .unwrap();
+    assert_eq!(again.chain_der(), opened[0].0, "and it is what is on disk");
+}
