@@ -2,11 +2,13 @@
 //!
 //! For each pre-loaded size N (default 0 and 1,000,000; `TLOG_BENCH_SIZES=0,1000000,10000000`):
 //! 1. pre-load N hashedrekord-shaped entries straight into the store (batches of 4096);
-//! 2. start the log's HTTP server on 127.0.0.1:0 and send `TLOG_BENCH_REQUESTS` (default
-//!    20,000) real hashedrekord entries from 64 concurrent clients, each with its own P-256
-//!    key and signature, so the server pays the signature check; report durable appends/s and
-//!    add latency p50/p99;
-//! 3. 64 clients GET `/api/v1/log/entries?logIndex=<random>` (entry + SET + inclusion proof):
+//! 2. start one HTTP server per size on 127.0.0.1:0 and, in `TLOG_BENCH_ROUNDS` (3) rounds
+//!    alternating between the sizes, send `TLOG_BENCH_REQUESTS` (20,000) real hashedrekord
+//!    entries in total from 64 concurrent clients, each with its own P-256 key and signature,
+//!    so the server pays the signature check; report the median durable appends/s and the add
+//!    latency p50/p99;
+//! 3. 64 clients, then 1 client, GET `/api/v1/log/entries?logIndex=<random>` (entry + SET +
+//!    inclusion proof):
 //!    p50/p99;
 //! 4. bytes on disk per entry.
 //!
@@ -221,43 +223,75 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e6 / sample.len() as f64
     );
     println!("proof GET = GET /api/v1/log/entries?logIndex=<random> (entry, SET, inclusion proof, checkpoint); columns give 64 clients / 1 client");
-    println!("| pre-loaded | appends/s | add p50 ms | add p99 ms | proof GET p50 ms | proof GET p99 ms | bytes/entry |");
-    println!("|---|---|---|---|---|---|---|");
-    let mut first_rate = None;
-    let mut rows = Vec::new();
-    for n in sizes {
+    let rounds = env_usize("TLOG_BENCH_ROUNDS", 3).max(1);
+    println!(
+        "load average before: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    // Pre-load every size, then start one server per size and alternate the load rounds
+    // between them, so that other work on the machine hits all sizes alike.
+    let mut logs = Vec::new();
+    for n in &sizes {
         let dir = base.join(format!("sigil-tlog-bench-{n}"));
         if !keep {
             let _ = std::fs::remove_dir_all(&dir);
         }
         eprintln!("pre-loading {n} entries into {}", dir.display());
-        preload(&dir, n);
-        eprintln!("signing {n_req} requests with distinct keys");
-        let reqs = requests(n_req);
-        let server_rt = tokio::runtime::Builder::new_multi_thread()
+        preload(&dir, *n);
+        let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = server_rt
+        let server = rt
             .block_on(TlogServer::start(
                 "127.0.0.1:0".parse().unwrap(),
                 &dir,
                 LogConfig::default(),
             ))
             .unwrap();
+        logs.push((
+            *n,
+            dir,
+            rt,
+            server,
+            Vec::<f64>::new(),
+            Vec::<Duration>::new(),
+        ));
+    }
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for round in 0..rounds {
+        for (n, _, _, server, rates, lats) in logs.iter_mut() {
+            eprintln!(
+                "round {round}: signing {} requests with distinct keys",
+                n_req / rounds
+            );
+            let reqs = requests(n_req / rounds);
+            let (rate, lat) = client_rt.block_on(run_load(&server.url(), reqs));
+            eprintln!("round {round}: {n} pre-loaded: {rate:.0} appends/s");
+            rates.push(rate);
+            lats.extend(lat);
+        }
+    }
+    println!("| pre-loaded | appends/s (median of {rounds} rounds) | add p50 ms | add p99 ms | proof GET p50 ms | proof GET p99 ms | bytes/entry |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut medians = Vec::new();
+    for (n, dir, rt, server, mut rates, mut lat) in logs {
+        rates.sort_by(f64::total_cmp);
+        let rate = rates[rates.len() / 2];
+        lat.sort();
         let url = server.url();
-        let client_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (rate, lat) = client_rt.block_on(run_load(&url, reqs));
         let size = server.log().head().size;
         let reads = client_rt.block_on(run_reads(&url, size, n_reads, CLIENTS));
         let reads1 = client_rt.block_on(run_reads(&url, size, n_reads / 4, 1));
         let bytes = dir_bytes(&dir) as f64 / size as f64;
-        let row = format!(
+        println!(
             "| {n} | {rate:.0} | {:.2} | {:.2} | {:.3} / {:.3} | {:.3} / {:.3} | {bytes:.0} |",
             pct(&lat, 0.5),
             pct(&lat, 0.99),
@@ -266,22 +300,23 @@ fn main() {
             pct(&reads, 0.99),
             pct(&reads1, 0.99)
         );
-        println!("{row}");
-        rows.push((n, rate));
-        first_rate.get_or_insert(rate);
-        server_rt.block_on(server.shutdown()).unwrap();
-        drop(server_rt);
+        medians.push((n, rate));
+        rt.block_on(server.shutdown()).unwrap();
+        drop(rt);
         if !keep {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-    if let Some(r0) = first_rate {
-        for (n, r) in rows.iter().skip(1) {
-            println!(
-                "append rate at {n} entries / at the first size: {:.2}",
-                r / r0
-            );
+    if let Some((n0, r0)) = medians.first().copied() {
+        for (n, r) in medians.iter().skip(1) {
+            println!("append rate at {n} entries / at {n0}: {:.2}", r / r0);
         }
     }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
     println!("anchors (not run here, see reference/perf.md): Tessera POSIX 1,590-10,000 writes/s; Trillian ~60 qps per tree; goal >= 5,000 appends/s, proof p99 <= 2 ms at 10 M");
 }
