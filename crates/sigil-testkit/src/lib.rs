@@ -6,6 +6,7 @@
 
 pub mod image;
 pub mod registry;
+pub mod stack;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

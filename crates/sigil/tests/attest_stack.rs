@@ -5,74 +5,22 @@
 //! failing with a message naming the check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use sigil_core::{media_types, Digest, ImageRef};
 use sigil_oci::cosign::{attach_layer, fetch_layers, Attachment, NewLayer};
 use sigil_testkit::image::{client, push_image};
+use sigil_testkit::stack::Stack;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const IDENTITY: &str =
     "https://github.com/owner/cosign-lab/.github/workflows/sign.yml@refs/tags/v1.0.0";
 
-struct Up {
-    child: Child,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Up {
-    fn get(&self, k: &str) -> String {
-        self.env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    }
-}
-
-fn up(state: &Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(["up", "--state-dir"])
-        .arg(state)
-        .args([
-            "--registry-addr",
-            "127.0.0.1:0",
-            "--tlog-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--ca-addr", "127.0.0.1:0", "--oidc-addr", "127.0.0.1:0"])
-        .args(["--oidc-email-addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut env = Vec::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("# ready") {
-            break;
-        }
-        let (k, v) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Up { child, env }
+fn up(state: &Path) -> Stack {
+    Stack::up(Path::new(env!("CARGO_BIN_EXE_sigil")), state)
 }
 
 fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
@@ -684,32 +632,14 @@ fn key_attestations_both_generations_and_bad_input() {
     assert!(o.stdout.is_empty(), "{}", text(&o));
 }
 
-/// The workflow's environment: `sigil oidc github-env` for the lab's tag workflow.
-fn workflow_env(d: &Path, stack: &Up) -> Vec<(String, String)> {
-    let o = ok(sigil(
-        d,
-        &stack.env,
-        &[
-            "oidc",
-            "github-env",
-            "--repository",
-            "owner/cosign-lab",
-            "--workflow",
-            ".github/workflows/sign.yml",
-            "--ref",
-            "refs/tags/v1.0.0",
-        ],
-    ));
-    let mut env = stack.env.clone();
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let (k, v) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        env.push((k.to_owned(), v.trim_matches('\'').to_owned()));
-    }
-    env
+/// The lab workflow's environment.
+fn workflow_env(stack: &Stack) -> Vec<(String, String)> {
+    stack.workflow_env(
+        Path::new(env!("CARGO_BIN_EXE_sigil")),
+        "owner/cosign-lab",
+        ".github/workflows/sign.yml",
+        "refs/tags/v1.0.0",
+    )
 }
 
 #[test]
@@ -727,7 +657,7 @@ fn exercise_five_keyless_on_the_embedded_stack() {
             push_image(&c, &format!("{repo}:v2.0.0"), b"signed as cosign v3").await,
         )
     });
-    let workflow = workflow_env(d, &stack);
+    let workflow = workflow_env(&stack);
 
     // Step 1: `syft IMAGE -o spdx-json > sbom.spdx.json`.
     let o = ok(sigil(

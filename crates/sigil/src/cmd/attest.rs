@@ -191,9 +191,14 @@ pub async fn run(a: AttestArgs) -> anyhow::Result<ExitCode> {
     sigil_core::intoto::predicate_type(&a.kind)?;
     let client = a.registry.client()?;
     let subject = subject(&client, &image).await?;
-    let statement =
+    let mut statement =
         Statement::for_image(&image, &subject.digest, &a.kind, &predicate, &now_rfc3339())
             .with_context(|| format!("building the statement from `{}`", a.predicate.display()))?;
+    if a.new_bundle_format {
+        // Bundle consumers (sigstore-go, sigstore-python) take in-toto Statement v1, whose
+        // subject shape (`name`, `digest`) is v0.1's; the `.att` layout keeps cosign v2's v0.1.
+        statement.kind = sigil_core::intoto::STATEMENT_V1.to_owned();
+    }
     let (signer, tlog) = a.signing.signer().await?;
     let options = AttestOptions {
         tlog,
