@@ -483,13 +483,22 @@ impl Client {
 
     /// Every tag of the repository, following `Link` pagination.
     pub async fn list_tags(&self, image: &ImageRef) -> Result<Vec<String>, Error> {
+        self.list_tags_paged(image, 1000).await
+    }
+
+    /// Every tag of the repository, asking for `page_size` tags per request.
+    pub async fn list_tags_paged(
+        &self,
+        image: &ImageRef,
+        page_size: usize,
+    ) -> Result<Vec<String>, Error> {
         #[derive(Deserialize)]
         struct Tags {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
         let mut out = Vec::new();
-        let mut next = Some(self.url(image, "tags/list?n=1000"));
+        let mut next = Some(self.url(image, &format!("tags/list?n={}", page_size.max(1))));
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;

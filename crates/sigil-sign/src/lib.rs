@@ -2,6 +2,7 @@
 //! and attached to the image in the registry exactly as cosign attaches it.
 
 mod attest;
+mod blob;
 mod error;
 pub mod fulcio;
 mod image;
@@ -10,5 +11,6 @@ pub mod token;
 
 // The public interface is:
 pub use attest::{attest_image, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored};
+pub use blob::{bundle_entry, sign_blob};
 pub use error::Error;
 pub use image::{sign_image, SignOptions, SignedImage, Signer, TlogUpload};

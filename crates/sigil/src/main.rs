@@ -28,6 +28,8 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Verify an image's signatures.
     Verify(cmd::verify::VerifyArgs),
+    /// Sign a file into a Sigstore bundle.
+    SignBlob(cmd::sign_blob::SignBlobArgs),
     /// Verify a Sigstore bundle for a file or a digest.
     VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
     /// Attest an image: a signed in-toto statement with a predicate (SBOM, provenance, …).
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
             Command::Sign(a) => cmd::sign::run(a).await,
             Command::Verify(a) => cmd::verify::run(a).await,
             Command::VerifyBlob(a) => cmd::verify_blob::run(a).await,
+            Command::SignBlob(a) => cmd::sign_blob::run(a).await,
             Command::Attest(a) => cmd::attest::run(a).await,
             Command::VerifyAttestation(a) => cmd::verify_attestation::run(a).await,
             Command::Tree(a) => cmd::tree::run(a).await,

@@ -290,3 +290,167 @@ fn exercises_one_to_three_on_the_embedded_stack() {
         text(&o)
     );
 }
+
+/// `sigil sign-blob` writes v0.3 bundles that `sigil verify-blob` and sigstore-python 4.5
+/// verify offline against the stack's trust config; key-signed bundles verify with the key.
+#[test]
+fn sign_blob_bundles_verify_with_sigil_and_sigstore_python() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let stack = up(&d.join("state"));
+    let env = &stack.env;
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    std::fs::write(d.join("artifact.txt"), "hello, bundle\n").unwrap();
+    std::fs::write(d.join("other.txt"), "another file\n").unwrap();
+
+    // Keyless, with an email identity from the stack's email issuer.
+    let o = sigil(
+        d,
+        env,
+        &[
+            "oidc",
+            "token",
+            "--email",
+            "dev@example.com",
+            "--data-dir",
+            &format!("{}/state/oidc-email", d.display()),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let o = sigil(
+        d,
+        env,
+        &[
+            "sign-blob",
+            "--identity-token",
+            &token,
+            "--bundle",
+            "a.sigstore.json",
+            "artifact.txt",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let issuer = get("SIGIL_OIDC_EMAIL_URL");
+    let verify = |id: &str, file: &str| {
+        sigil(
+            d,
+            env,
+            &[
+                "verify-blob",
+                "--bundle",
+                "a.sigstore.json",
+                "--certificate-identity",
+                id,
+                "--certificate-oidc-issuer",
+                &issuer,
+                file,
+            ],
+        )
+    };
+    let o = verify("dev@example.com", "artifact.txt");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = verify("someone@example.com", "artifact.txt");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = verify("dev@example.com", "other.txt");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // sigstore-python verifies sigil's bundle offline with the stack's trust config.
+    let python = |args: &[&str]| {
+        Command::new(sigil_testkit::venv_bin("sigstore"))
+            .current_dir(d)
+            .arg("--trust-config")
+            .arg(get("SIGIL_TRUST_CONFIG"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = python(&[
+        "verify",
+        "identity",
+        "--offline",
+        "--bundle",
+        "a.sigstore.json",
+        "--cert-identity",
+        "dev@example.com",
+        "--cert-oidc-issuer",
+        &issuer,
+        "artifact.txt",
+    ]);
+    assert!(
+        o.status.success(),
+        "sigstore-python rejects sigil's bundle: {}",
+        text(&o)
+    );
+    let o = python(&[
+        "verify",
+        "identity",
+        "--offline",
+        "--bundle",
+        "a.sigstore.json",
+        "--cert-identity",
+        "other@example.com",
+        "--cert-oidc-issuer",
+        &issuer,
+        "artifact.txt",
+    ]);
+    assert!(
+        !o.status.success(),
+        "sigstore-python accepts a wrong identity: {}",
+        text(&o)
+    );
+
+    // Key-signed.
+    let o = sigil(d, env, &["generate-key-pair"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sigil(
+        d,
+        env,
+        &[
+            "sign-blob",
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "k.sigstore.json",
+            "artifact.txt",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sigil(
+        d,
+        env,
+        &[
+            "verify-blob",
+            "--bundle",
+            "k.sigstore.json",
+            "--key",
+            "cosign.pub",
+            "artifact.txt",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sigil(
+        d,
+        env,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sigil(
+        d,
+        env,
+        &[
+            "verify-blob",
+            "--bundle",
+            "k.sigstore.json",
+            "--key",
+            "other.pub",
+            "artifact.txt",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}

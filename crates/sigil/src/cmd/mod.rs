@@ -13,6 +13,7 @@ pub mod registry;
 pub mod registry_opts;
 pub mod sbom;
 pub mod sign;
+pub mod sign_blob;
 pub mod tlog;
 pub mod tree;
 pub mod trust;

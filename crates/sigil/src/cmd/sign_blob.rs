@@ -1,0 +1,69 @@
+//! `sigil sign-blob [--key K] [--bundle OUT] FILE`: a Sigstore bundle v0.3 for a file, as
+//! `cosign sign-blob --bundle` and sigstore-python `sign` write it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use sigil_sign::Signer;
+
+use super::trust::TrustOpts;
+
+#[derive(Debug, clap::Args)]
+pub struct SignBlobArgs {
+    /// The private key file; without it, keyless (an OIDC identity token buys a certificate).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Where to write the bundle (default: stdout).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// The OIDC identity token for keyless signing.
+    #[arg(long)]
+    pub identity_token: Option<String>,
+    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub fulcio_url: Option<String>,
+    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustOpts,
+    /// Skip confirmation prompts.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The file to sign.
+    pub file: PathBuf,
+}
+
+pub async fn run(a: SignBlobArgs) -> anyhow::Result<ExitCode> {
+    let artifact =
+        std::fs::read(&a.file).with_context(|| format!("reading `{}`", a.file.display()))?;
+    let services = a.trust.signing_services()?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let signer = match &a.key {
+        Some(path) => Signer::Key(Box::new(super::keys::load_private_key(path)?)),
+        None => Signer::Keyless {
+            fulcio_url: a.fulcio_url.clone().unwrap_or(services.fulcio_url),
+            token: sigil_sign::token::identity_token(&http, a.identity_token.as_deref()).await?,
+        },
+    };
+    let rekor_url = a.rekor_url.clone().unwrap_or(services.rekor_url);
+    let bundle = sigil_sign::sign_blob(&http, &artifact, &signer, &rekor_url)
+        .await
+        .with_context(|| format!("signing `{}`", a.file.display()))?;
+    let json = serde_json::to_vec_pretty(&bundle)?;
+    match &a.bundle {
+        Some(p) => {
+            std::fs::write(p, &json).with_context(|| format!("writing `{}`", p.display()))?;
+            eprintln!("Wrote bundle to file {}", p.display());
+        }
+        None => println!("{}", String::from_utf8_lossy(&json)),
+    }
+    if let Some(e) = bundle.verification_material.tlog_entries.first() {
+        eprintln!("tlog entry created with index: {}", e.log_index.0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
