@@ -746,23 +746,46 @@ fn exercise_five_keyless_on_the_embedded_stack() {
         "short-lived certificate",
     );
 
-    // Keyless bundle referrer.
-    ok(sigil(
+    // Keyless bundle referrer; the SBOM generated and piped in one step
+    // (`sigil sbom IMAGE -o spdx-json | sigil attest --predicate - …`).
+    let sbom = ok(sigil(
         d,
-        &workflow,
+        env,
         &[
+            "sbom",
+            &format!("{repo}@{bundled}"),
+            "-o",
+            "spdx-json",
+            "-q",
+        ],
+    ));
+    let mut attest = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .current_dir(d)
+        .env_remove("COSIGN_REPOSITORY")
+        .envs(workflow.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .args([
             "attest",
             "--new-bundle-format",
             "--bundle",
             "lab.sigstore.json",
             "--predicate",
-            "sbom.spdx.json",
+            "-",
             "--type",
             "spdxjson",
             "--yes",
             &format!("{repo}@{bundled}"),
-        ],
-    ));
+        ])
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = attest.stdin.take().unwrap();
+        stdin.write_all(&sbom.stdout).unwrap();
+    }
+    ok(attest.wait_with_output().unwrap());
     let o = ok(verify(IDENTITY, "v1.1.0", "spdxjson"));
     assert_eq!(
         statements(&o)[0]["subject"][0]["digest"]["sha256"],
