@@ -11,6 +11,7 @@
 //!   32 bytes each, in order. A proof or a tlog-tiles tile is a handful of positioned reads,
 //!   whatever the log's size; an append writes O(1) amortised hashes.
 //! - `levels.synced`: the tree size the level files were last fsynced at.
+//! - `LOCK`: `flock`ed while a process has the store open.
 //!
 //! # Durability (group commit)
 //! [`FileStore::append`] writes a whole batch with one `write` per file and returns only after
@@ -65,6 +66,8 @@ pub enum StoreError {
     BatchTooLarge(usize),
     #[error("corrupt log data: {0}")]
     Corrupt(String),
+    #[error("`{0}` is in use by another process (one log process per data directory)")]
+    Locked(PathBuf),
 }
 
 /// A leaf to append.
@@ -257,6 +260,9 @@ struct Writer {
 /// The embedded, durable [`LogStorage`] (see the module docs).
 #[derive(Debug)]
 pub struct FileStore {
+    /// Holds an exclusive `flock` on `LOCK` for the store's lifetime (the kernel drops it
+    /// when the process dies, so `kill -9` leaves no stale lock).
+    _lock: File,
     dir: PathBuf,
     entries: File,
     keys: File,
@@ -296,6 +302,11 @@ impl FileStore {
     /// Opens (creating if needed) the store in `dir`, recovering from an unclean shutdown.
     pub fn open(dir: &Path) -> Result<FileStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        // Two writers on one directory would interleave their appends: refuse the second.
+        let lock_path = dir.join("LOCK");
+        let lock = open_rw(&lock_path)?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|_| StoreError::Locked(dir.to_owned()))?;
         let entries_path = dir.join("entries.dat");
         let keys_path = dir.join("keys.dat");
         let index_path = dir.join("index.dat");
@@ -505,6 +516,7 @@ impl FileStore {
             }
         }
         let store = FileStore {
+            _lock: lock,
             dir: dir.to_owned(),
             entries,
             keys,

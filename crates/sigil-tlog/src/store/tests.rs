@@ -146,3 +146,12 @@ fn damage_before_the_last_batch_is_refused_not_truncated() {
     assert!(err.to_string().contains("record 10"), "{err}");
     assert_eq!(std::fs::metadata(&index).unwrap().len(), before);
 }
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileStore::open(dir.path()).unwrap();
+    assert!(matches!(FileStore::open(dir.path()), Err(StoreError::Locked(_))));
+    drop(s);
+    FileStore::open(dir.path()).unwrap();
+}
