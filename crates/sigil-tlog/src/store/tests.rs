@@ -151,7 +151,10 @@ fn damage_before_the_last_batch_is_refused_not_truncated() {
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = FileStore::open(dir.path()).unwrap();
-    assert!(matches!(FileStore::open(dir.path()), Err(StoreError::Locked(_))));
+    assert!(matches!(
+        FileStore::open(dir.path()),
+        Err(StoreError::Locked(_))
+    ));
     drop(s);
     FileStore::open(dir.path()).unwrap();
 }
