@@ -148,9 +148,14 @@ async fn consistency(State(log): State<Arc<Log>>, Query(q): Query<ProofQuery>) -
             ),
         );
     }
-    let nodes = Nodes(log.store().as_ref());
-    let result = merkle::root(&nodes, last)
-        .and_then(|root| Ok((root, merkle::consistency_proof(&nodes, first, last)?)));
+    let result = if last == head.size {
+        let nodes = head.nodes(log.store().as_ref());
+        merkle::consistency_proof(&nodes, first, last).map(|p| (head.root, p))
+    } else {
+        let nodes = Nodes(log.store().as_ref());
+        merkle::root(&nodes, last)
+            .and_then(|root| Ok((root, merkle::consistency_proof(&nodes, first, last)?)))
+    };
     match result {
         Ok((root, hashes)) => Json(ConsistencyProof {
             root_hash: hex::encode(root),

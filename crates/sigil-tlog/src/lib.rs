@@ -24,4 +24,6 @@ pub use api::router;
 pub use error::Error;
 pub use log::{Log, LogConfig, LogKeyAlgorithm, SignedHead};
 pub use server::TlogServer;
-pub use store::{search_key, FileStore, LeafInfo, LogStorage, NewLeaf, Nodes, StoreError};
+pub use store::{
+    search_key, FileStore, HeadNodes, LeafInfo, LogStorage, NewLeaf, Nodes, StoreError,
+};

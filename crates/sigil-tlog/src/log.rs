@@ -23,7 +23,7 @@ use sigil_core::merkle::{self, Hash};
 use sigil_core::rekor::{self, InclusionProof, LogEntry, Verification};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{FileStore, LogStorage, NewLeaf, Nodes, StoreError, MAX_BATCH};
+use crate::store::{FileStore, HeadNodes, LogStorage, NewLeaf, Nodes, StoreError, MAX_BATCH};
 use crate::Error;
 
 /// The log key's algorithm, chosen when the log is created.
@@ -70,6 +70,19 @@ pub struct SignedHead {
     pub root: Hash,
     /// The signed checkpoint note.
     pub note: String,
+    /// The tree's right edge at `size` (see [`HeadNodes`]).
+    pub(crate) edge: Vec<(u64, Hash)>,
+}
+
+impl SignedHead {
+    /// The store as seen at this head, with the right edge cached.
+    pub(crate) fn nodes<'a>(&'a self, store: &'a dyn LogStorage) -> HeadNodes<'a> {
+        HeadNodes {
+            store,
+            size: self.size,
+            edge: &self.edge,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -158,6 +171,7 @@ impl Log {
             size: 0,
             root: merkle::empty_root(),
             note: String::new(),
+            edge: Vec::new(),
         });
         let shared = Arc::new(Shared {
             store,
@@ -249,12 +263,18 @@ impl Shared {
 
     fn sign_head(&self) -> Result<SignedHead, Error> {
         let size = self.store.size();
-        let root = merkle::root(&Nodes(self.store.as_ref()), size)?;
+        let edge = merkle::right_edge(&Nodes(self.store.as_ref()), size)?;
+        let root = edge.first().map_or_else(merkle::empty_root, |(_, h)| *h);
         let cp = Checkpoint::new(format!("{} - {}", self.origin, self.tree_id), size, root);
         let note = cp
             .sign(&NoteSigner::rekor(self.origin.clone(), &self.key))
             .map_err(|e| Error::Key(e.to_string()))?;
-        Ok(SignedHead { size, root, note })
+        Ok(SignedHead {
+            size,
+            root,
+            note,
+            edge,
+        })
     }
 
     /// The API shape of entry `index`, with a SET and an inclusion proof against `head`.
@@ -270,7 +290,7 @@ impl Shared {
             verification: None,
         };
         let set = rekor::sign_set(&entry, &self.key).map_err(|e| Error::Key(e.to_string()))?;
-        let hashes = merkle::inclusion_proof(&Nodes(self.store.as_ref()), index, head.size)?;
+        let hashes = merkle::inclusion_proof(&head.nodes(self.store.as_ref()), index, head.size)?;
         entry.verification = Some(Verification {
             inclusion_proof: Some(InclusionProof {
                 checkpoint: head.note.clone(),

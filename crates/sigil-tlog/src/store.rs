@@ -117,6 +117,33 @@ impl NodeSource for Nodes<'_> {
     }
 }
 
+/// A [`LogStorage`] seen at one tree size whose right edge is cached
+/// ([`merkle::right_edge`]): proofs up to that size cost O(log n) node reads.
+#[derive(Debug)]
+pub struct HeadNodes<'a> {
+    pub store: &'a dyn LogStorage,
+    pub size: u64,
+    /// `(start, hash of leaves start..size)`, increasing `start`.
+    pub edge: &'a [(u64, Hash)],
+}
+
+impl NodeSource for HeadNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        self.store.node(level, index)
+    }
+    fn cached_range(&self, start: u64, end: u64) -> Option<Hash> {
+        if end != self.size {
+            return None;
+        }
+        self.edge
+            .binary_search_by_key(&start, |(s, _)| *s)
+            .ok()
+            .and_then(|i| self.edge.get(i))
+            .map(|(_, h)| *h)
+    }
+}
+
 /// The 64-bit search key of a string (first 8 bytes of its SHA-256).
 pub fn search_key(s: &str) -> u64 {
     let d = Sha256::digest(s.as_bytes());
