@@ -18,6 +18,9 @@ use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::Error;
 
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Who may reach a registry bound to a non-loopback address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Exposure {
@@ -249,7 +252,12 @@ async fn accept_loop(
         let tls = tls.clone();
         tokio::spawn(async move {
             let service = hyper_util::service::TowerToHyperService::new(app);
-            let builder = hyper::server::conn::http1::Builder::new();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // A client that never finishes its request headers must not hold a connection
+            // (and a file descriptor) forever.
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             let result = match tls {
                 None => {
                     builder
