@@ -210,8 +210,8 @@ pub(crate) struct LayerBuilder {
 /// Hashes what is read through it and keeps the first bytes for sniffing.
 struct Tee<'a> {
     inner: &'a mut dyn Read,
-    sha1: ring::digest::Context,
-    sha256: ring::digest::Context,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
     head: Vec<u8>,
 }
 
@@ -219,8 +219,8 @@ impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(chunk) = buf.get(..n) {
-            self.sha1.update(chunk);
-            self.sha256.update(chunk);
+            sha1::Digest::update(&mut self.sha1, chunk);
+            sha2::Digest::update(&mut self.sha256, chunk);
             if self.head.len() < 512 {
                 let want = (512 - self.head.len()).min(chunk.len());
                 self.head
@@ -269,8 +269,8 @@ impl LayerBuilder {
         }
         let mut tee = Tee {
             inner: r,
-            sha1: ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
-            sha256: ring::digest::Context::new(&ring::digest::SHA256),
+            sha1: <sha1::Sha1 as sha1::Digest>::new(),
+            sha256: <sha2::Sha256 as sha2::Digest>::new(),
             head: Vec::new(),
         };
         self.file_inner(path.clone(), size, &mut tee)?;
@@ -278,8 +278,8 @@ impl LayerBuilder {
         std::io::copy(&mut tee, &mut std::io::sink())?;
         let digest = FileDigest {
             kind: sniff_kind(&tee.head),
-            sha1: hex::encode(tee.sha1.finish().as_ref()),
-            sha256: hex::encode(tee.sha256.finish().as_ref()),
+            sha1: hex::encode(sha1::Digest::finalize(tee.sha1)),
+            sha256: hex::encode(sha2::Digest::finalize(tee.sha256)),
         };
         self.contents.digests.insert(path, Arc::new(digest));
         Ok(())

@@ -29,7 +29,7 @@ mod tree;
 pub use catalog::license::{to_spdx, SpdxLicense};
 pub use catalog::CatalogerSet;
 pub use error::Error;
-pub use format::{render, Format, RenderContext};
+pub use format::{render, render_to, Format, RenderContext};
 pub use limits::Limits;
 pub use model::{
     Distro, FileEntry, Location, Package, PackageType, Sbom, SourceInfo, SourceKind, Warning,

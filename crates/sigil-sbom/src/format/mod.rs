@@ -96,6 +96,23 @@ pub fn render(sbom: &Sbom, format: Format, ctx: &RenderContext) -> String {
     }
 }
 
+/// Writes `sbom` in `format` to `w` (large SPDX documents are streamed, not built in memory).
+pub fn render_to(
+    sbom: &Sbom,
+    format: Format,
+    ctx: &RenderContext,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::SpdxJson => spdx::write(sbom, ctx, w),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, sbom)?;
+            w.write_all(b"\n")
+        }
+        _ => w.write_all(render(sbom, format, ctx).as_bytes()),
+    }
+}
+
 /// Characters outside `[A-Za-z0-9.-]` become `-` (SPDX ids allow only these).
 pub(crate) fn id_safe(s: &str) -> String {
     s.chars()

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{id_safe, package_ref, short_name, RenderContext};
 use crate::catalog::license::{to_spdx, SpdxLicense};
@@ -115,70 +115,202 @@ pub(crate) fn oci_purl(sbom: &Sbom) -> Option<String> {
     ))
 }
 
+// The document as typed, borrowing structs: rendering thousands of files and relationships
+// through `serde_json::Value` maps cost several times the output's size in memory.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Doc<'a> {
+    spdx_version: &'static str,
+    data_license: &'static str,
+    #[serde(rename = "SPDXID")]
+    spdx_id: &'static str,
+    name: &'a str,
+    document_namespace: String,
+    creation_info: CreationInfo,
+    packages: Vec<Pkg<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileDoc<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    has_extracted_licensing_infos: Vec<Extracted>,
+    relationships: Vec<Rel>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreationInfo {
+    license_list_version: &'static str,
+    creators: Vec<String>,
+    created: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Checksum<'a> {
+    algorithm: &'a str,
+    checksum_value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtRef {
+    reference_category: &'static str,
+    reference_type: &'static str,
+    reference_locator: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerificationCode {
+    package_verification_code_value: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Pkg<'a> {
+    name: &'a str,
+    #[serde(rename = "SPDXID")]
+    spdx_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_info: Option<&'a str>,
+    supplier: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    originator: Option<&'a str>,
+    download_location: &'a str,
+    files_analyzed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package_verification_code: Option<VerificationCode>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checksums: Vec<Checksum<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    homepage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_info: Option<String>,
+    license_concluded: &'static str,
+    license_declared: String,
+    copyright_text: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    external_refs: Vec<ExtRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_package_purpose: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileDoc<'a> {
+    file_name: &'a str,
+    #[serde(rename = "SPDXID")]
+    spdx_id: String,
+    file_types: [&'static str; 1],
+    checksums: [Checksum<'a>; 2],
+    license_concluded: &'static str,
+    license_info_in_files: [&'static str; 1],
+    copyright_text: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Extracted {
+    license_id: String,
+    extracted_text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rel {
+    spdx_element_id: String,
+    related_spdx_element: String,
+    relationship_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'static str>,
+}
+
+const EVIDENT_BY: &str =
+    "evident-by: indicates the package's existence is evident by the given file";
+
 pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
+    serde_json::to_string_pretty(&document(sbom, ctx)).unwrap_or_default() + "\n"
+}
+
+/// Writes the document straight to `w`, without holding the whole text in memory.
+pub(crate) fn write(
+    sbom: &Sbom,
+    ctx: &RenderContext,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &document(sbom, ctx))?;
+    w.write_all(b"\n")
+}
+
+fn document<'a>(sbom: &'a Sbom, ctx: &RenderContext) -> Doc<'a> {
     let kind = match sbom.source.kind {
         SourceKind::Image => "image",
         SourceKind::Directory => "dir",
     };
     let mut extracted = BTreeMap::new();
     let root = root_id(sbom);
-    let mut root_pkg = json!({
-        "name": sbom.source.name,
-        "SPDXID": root,
-        "versionInfo": sbom.source.tag.clone().or_else(|| sbom.source.manifest_digest.clone()).unwrap_or_default(),
-        "supplier": "NOASSERTION",
-        "downloadLocation": "NOASSERTION",
-        "filesAnalyzed": false,
-        "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": "NOASSERTION",
-        "copyrightText": "NOASSERTION",
-        "primaryPackagePurpose": if sbom.source.kind == SourceKind::Image { "CONTAINER" } else { "FILE" },
-    });
-    if let Some(hex) = sbom
+    let root_purl = oci_purl(sbom);
+    let root_version = sbom
         .source
-        .manifest_digest
+        .tag
         .as_deref()
-        .and_then(|d| d.strip_prefix("sha256:"))
-    {
-        root_pkg["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": hex}]);
-    }
-    if let Some(p) = oci_purl(sbom) {
-        root_pkg["externalRefs"] = json!([{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": p}]);
-    }
-    if root_pkg["versionInfo"] == "" {
-        if let Some(o) = root_pkg.as_object_mut() {
-            o.remove("versionInfo");
-        }
-    }
-    let mut packages = vec![root_pkg];
-    let mut relationships = vec![json!({
-        "spdxElementId": "SPDXRef-DOCUMENT",
-        "relatedSpdxElement": root,
-        "relationshipType": "DESCRIBES",
-    })];
-    let mut refs = BTreeMap::new();
+        .or(sbom.source.manifest_digest.as_deref());
+    let mut packages = vec![Pkg {
+        name: &sbom.source.name,
+        spdx_id: root.clone(),
+        version_info: root_version.filter(|v| !v.is_empty()),
+        supplier: "NOASSERTION",
+        originator: None,
+        download_location: "NOASSERTION",
+        files_analyzed: false,
+        package_verification_code: None,
+        checksums: sbom
+            .source
+            .manifest_digest
+            .as_deref()
+            .and_then(|d| d.strip_prefix("sha256:"))
+            .map(|hex| {
+                vec![Checksum {
+                    algorithm: "SHA256",
+                    checksum_value: hex,
+                }]
+            })
+            .unwrap_or_default(),
+        homepage: None,
+        source_info: None,
+        license_concluded: "NOASSERTION",
+        license_declared: "NOASSERTION".into(),
+        copyright_text: "NOASSERTION",
+        description: None,
+        external_refs: root_purl
+            .map(|p| {
+                vec![ExtRef {
+                    reference_category: "PACKAGE-MANAGER",
+                    reference_type: "purl",
+                    reference_locator: p,
+                }]
+            })
+            .unwrap_or_default(),
+        primary_package_purpose: Some(if sbom.source.kind == SourceKind::Image {
+            "CONTAINER"
+        } else {
+            "FILE"
+        }),
+    }];
+    let mut relationships = vec![Rel {
+        spdx_element_id: "SPDXRef-DOCUMENT".into(),
+        related_spdx_element: root.clone(),
+        relationship_type: "DESCRIBES",
+        comment: None,
+    }];
     let files: BTreeMap<&str, &FileEntry> =
         sbom.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut file_rels = Vec::new();
     for p in &sbom.packages {
         let id = package_ref(p);
-        refs.insert(p.id.clone(), id.clone());
-        let supplier = p.originator.clone().unwrap_or_else(|| "NOASSERTION".into());
-        let mut v = json!({
-            "name": p.name,
-            "SPDXID": id,
-            "versionInfo": p.version,
-            "supplier": supplier,
-            "downloadLocation": p.download_location.as_deref().filter(|d| valid_download_location(d)).unwrap_or("NOASSERTION"),
-            "filesAnalyzed": false,
-            "sourceInfo": format!("acquired package info from {}: {}", p.found_by,
-                p.locations.iter().map(|l| l.path.as_str()).collect::<Vec<_>>().join(", ")),
-            "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": declared(p, &mut extracted),
-            "copyrightText": "NOASSERTION",
-        });
-        let Some(obj) = v.as_object_mut() else {
-            continue;
-        };
         // Owned files with digests: Syft marks such packages filesAnalyzed with a
         // verification code (SPDX 2.3 §7.9: SHA-1 over the sorted, concatenated file SHA-1s).
         let mut sha1s: Vec<&str> = p
@@ -186,131 +318,152 @@ pub(crate) fn render(sbom: &Sbom, ctx: &RenderContext) -> String {
             .iter()
             .filter_map(|f| files.get(f.as_str()).map(|e| e.sha1.as_str()))
             .collect();
-        if !sha1s.is_empty() {
+        let code = (!sha1s.is_empty()).then(|| {
             sha1s.sort_unstable();
-            let code = ring::digest::digest(
+            let d = ring::digest::digest(
                 &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 sha1s.concat().as_bytes(),
             );
-            obj.insert("filesAnalyzed".into(), json!(true));
-            obj.insert(
-                "packageVerificationCode".into(),
-                json!({"packageVerificationCodeValue": hex::encode(code.as_ref())}),
-            );
-        }
-        if let Some(o) = &p.originator {
-            obj.insert("originator".into(), json!(o));
-        }
-        if !p.checksums.is_empty() {
-            obj.insert(
-                "checksums".into(),
-                Value::Array(
-                    p.checksums
-                        .iter()
-                        .map(|(a, h)| json!({"algorithm": a, "checksumValue": h}))
-                        .collect(),
-                ),
-            );
-        }
-        if let Some(d) = p.description.as_deref().filter(|d| !d.is_empty()) {
-            obj.insert("description".into(), json!(d));
-        }
-        if let Some(h) = p.homepage.as_deref().filter(|h| valid_url(h)) {
-            obj.insert("homepage".into(), json!(h));
-        }
-        if !p.purl.is_empty() {
-            obj.insert(
-                "externalRefs".into(),
-                json!([{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": p.purl}]),
-            );
-        }
-        packages.push(v);
-        relationships.push(json!({
-            "spdxElementId": root,
-            "relatedSpdxElement": refs.get(&p.id),
-            "relationshipType": "CONTAINS",
-        }));
-    }
-    let mut file_docs = Vec::new();
-    for f in &sbom.files {
-        let mut fd = json!({
-            "fileName": f.path.trim_start_matches('/'),
-            "SPDXID": file_ref(&f.path),
-            "fileTypes": [f.kind],
-            "checksums": [
-                {"algorithm": "SHA1", "checksumValue": f.sha1},
-                {"algorithm": "SHA256", "checksumValue": f.sha256},
-            ],
-            "licenseConcluded": "NOASSERTION",
-            "licenseInfoInFiles": ["NOASSERTION"],
-            "copyrightText": "NOASSERTION",
+            VerificationCode {
+                package_verification_code_value: hex::encode(d.as_ref()),
+            }
         });
-        if !f.layer.is_empty() {
-            fd["comment"] = json!(format!("layerID: {}", f.layer));
-        }
-        file_docs.push(fd);
-    }
-    for p in &sbom.packages {
         for f in p.files.iter().filter(|f| files.contains_key(f.as_str())) {
-            relationships.push(json!({
-                "spdxElementId": refs.get(&p.id),
-                "relatedSpdxElement": file_ref(f),
-                "relationshipType": "CONTAINS",
-            }));
+            file_rels.push(Rel {
+                spdx_element_id: id.clone(),
+                related_spdx_element: file_ref(f),
+                relationship_type: "CONTAINS",
+                comment: None,
+            });
         }
         let mut evidence: Vec<&str> = p.locations.iter().map(|l| l.path.as_str()).collect();
         evidence.sort_unstable();
         evidence.dedup();
-        for f in evidence.into_iter().filter(|f| files.contains_key(f)) {
-            relationships.push(json!({
-                "spdxElementId": refs.get(&p.id),
-                "relatedSpdxElement": file_ref(f),
-                "relationshipType": "OTHER",
-                "comment": "evident-by: indicates the package's existence is evident by the given file",
-            }));
+        for f in evidence.iter().filter(|f| files.contains_key(**f)) {
+            file_rels.push(Rel {
+                spdx_element_id: id.clone(),
+                related_spdx_element: file_ref(f),
+                relationship_type: "OTHER",
+                comment: Some(EVIDENT_BY),
+            });
         }
+        relationships.push(Rel {
+            spdx_element_id: root.clone(),
+            related_spdx_element: id.clone(),
+            relationship_type: "CONTAINS",
+            comment: None,
+        });
+        packages.push(Pkg {
+            name: &p.name,
+            spdx_id: id,
+            version_info: Some(&p.version),
+            supplier: p.originator.as_deref().unwrap_or("NOASSERTION"),
+            originator: p.originator.as_deref(),
+            download_location: p
+                .download_location
+                .as_deref()
+                .filter(|d| valid_download_location(d))
+                .unwrap_or("NOASSERTION"),
+            files_analyzed: code.is_some(),
+            package_verification_code: code,
+            checksums: p
+                .checksums
+                .iter()
+                .map(|(a, h)| Checksum {
+                    algorithm: a,
+                    checksum_value: h,
+                })
+                .collect(),
+            homepage: p.homepage.as_deref().filter(|h| valid_url(h)),
+            source_info: Some(format!(
+                "acquired package info from {}: {}",
+                p.found_by,
+                evidence.join(", ")
+            )),
+            license_concluded: "NOASSERTION",
+            license_declared: declared(p, &mut extracted),
+            copyright_text: "NOASSERTION",
+            description: p.description.as_deref().filter(|d| !d.is_empty()),
+            external_refs: if p.purl.is_empty() {
+                Vec::new()
+            } else {
+                vec![ExtRef {
+                    reference_category: "PACKAGE-MANAGER",
+                    reference_type: "purl",
+                    reference_locator: p.purl.clone(),
+                }]
+            },
+            primary_package_purpose: None,
+        });
     }
+    relationships.extend(file_rels);
+    let refs: BTreeMap<&str, String> = sbom
+        .packages
+        .iter()
+        .map(|p| (p.id.as_str(), package_ref(p)))
+        .collect();
     for (dep, dependent) in &sbom.dependency_of {
-        if let (Some(a), Some(b)) = (refs.get(dep), refs.get(dependent)) {
-            relationships.push(json!({
-                "spdxElementId": a,
-                "relatedSpdxElement": b,
-                "relationshipType": "DEPENDENCY_OF",
-            }));
+        if let (Some(a), Some(b)) = (refs.get(dep.as_str()), refs.get(dependent.as_str())) {
+            relationships.push(Rel {
+                spdx_element_id: a.clone(),
+                related_spdx_element: b.clone(),
+                relationship_type: "DEPENDENCY_OF",
+                comment: None,
+            });
         }
     }
-    let ns_name = short_name(sbom);
-    let mut doc = json!({
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": sbom.source.name,
-        "documentNamespace": format!("https://sigil-dev.github.io/sbom/{kind}/{ns_name}-{}", ctx.uuid),
-        "creationInfo": {
-            "licenseListVersion": "3.25",
-            "creators": ["Organization: sigil", format!("Tool: sigil-{}", ctx.tool_version)],
-            "created": ctx.created,
+    let file_docs = sbom
+        .files
+        .iter()
+        .map(|f| FileDoc {
+            file_name: f.path.trim_start_matches('/'),
+            spdx_id: file_ref(&f.path),
+            file_types: [f.kind],
+            checksums: [
+                Checksum {
+                    algorithm: "SHA1",
+                    checksum_value: &f.sha1,
+                },
+                Checksum {
+                    algorithm: "SHA256",
+                    checksum_value: &f.sha256,
+                },
+            ],
+            license_concluded: "NOASSERTION",
+            license_info_in_files: ["NOASSERTION"],
+            copyright_text: "NOASSERTION",
+            comment: (!f.layer.is_empty()).then(|| format!("layerID: {}", f.layer)),
+        })
+        .collect();
+    Doc {
+        spdx_version: "SPDX-2.3",
+        data_license: "CC0-1.0",
+        spdx_id: "SPDXRef-DOCUMENT",
+        name: &sbom.source.name,
+        document_namespace: format!(
+            "https://sigil-dev.github.io/sbom/{kind}/{}-{}",
+            short_name(sbom),
+            ctx.uuid
+        ),
+        creation_info: CreationInfo {
+            license_list_version: "3.25",
+            creators: vec![
+                "Organization: sigil".into(),
+                format!("Tool: sigil-{}", ctx.tool_version),
+            ],
+            created: ctx.created.clone(),
         },
-        "packages": packages,
-    });
-    if let Some(obj) = doc.as_object_mut() {
-        if !file_docs.is_empty() {
-            obj.insert("files".into(), Value::Array(file_docs));
-        }
-        if !extracted.is_empty() {
-            obj.insert(
-                "hasExtractedLicensingInfos".into(),
-                Value::Array(
-                    extracted
-                        .iter()
-                        .map(|(id, text)| json!({"licenseId": id, "extractedText": text}))
-                        .collect(),
-                ),
-            );
-        }
-        obj.insert("relationships".into(), Value::Array(relationships));
+        packages,
+        files: file_docs,
+        has_extracted_licensing_infos: extracted
+            .into_iter()
+            .map(|(license_id, extracted_text)| Extracted {
+                license_id,
+                extracted_text,
+            })
+            .collect(),
+        relationships,
     }
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use sigil_sbom::{
-    render, CatalogerSet, Format, Limits, Progress, RegistrySource, RenderContext, ScanOptions,
+    render_to, CatalogerSet, Format, Limits, Progress, RegistrySource, RenderContext, ScanOptions,
     Scope, SourceSpec,
 };
 
@@ -159,13 +159,18 @@ pub async fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = RenderContext::now();
     for (format, file) in outs {
-        let doc = render(&sbom, format, &ctx);
         match file {
-            Some(path) => std::fs::write(&path, doc)
-                .with_context(|| format!("failed to write `{}`", path.display()))?,
+            Some(path) => {
+                let f = std::fs::File::create(&path)
+                    .with_context(|| format!("failed to create `{}`", path.display()))?;
+                let mut w = std::io::BufWriter::new(f);
+                render_to(&sbom, format, &ctx, &mut w)
+                    .and_then(|()| w.flush())
+                    .with_context(|| format!("failed to write `{}`", path.display()))?;
+            }
             None => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(doc.as_bytes())
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                render_to(&sbom, format, &ctx, &mut out)
                     .and_then(|()| out.flush())
                     .context("failed to write to stdout")?;
             }
