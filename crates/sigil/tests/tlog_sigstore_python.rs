@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_core::keys::PublicKey;
-use sigil_testkit::venv_bin;
+use sigil_testkit::{system_bin, venv_bin};
 
 struct Served {
     child: Child,
@@ -59,7 +59,11 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn get_json(addr: &str, path: &str) -> Value {
-    let out = run(Command::new("curl").args(["-sS", "--fail", &format!("http://{addr}{path}")]));
+    let out = run(Command::new(system_bin("curl")).args([
+        "-sS",
+        "--fail",
+        &format!("http://{addr}{path}"),
+    ]));
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -71,7 +75,7 @@ fn sha256_b64(der: &[u8]) -> String {
 fn trust_config(dir: &Path, ca: &Served, oidc: &Served, tlog: &Served) -> std::path::PathBuf {
     let ca_trust: Value =
         serde_json::from_slice(&std::fs::read(dir.join("ca/trust.json")).unwrap()).unwrap();
-    let pem = run(Command::new("curl").args([
+    let pem = run(Command::new(system_bin("curl")).args([
         "-sS",
         "--fail",
         &format!("http://{}/api/v1/log/publicKey", tlog.addr),
