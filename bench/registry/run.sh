@@ -57,6 +57,7 @@ start_registry() {
 version: 0.1
 log: {level: error}
 storage:
+  cache: {blobdescriptor: inmemory}
   filesystem: {rootdirectory: $dir/data}
   delete: {enabled: true}
 http:
