@@ -60,7 +60,10 @@ impl<'de> Deserialize<'de> for Int64 {
         }
         match Either::deserialize(d)? {
             Either::N(n) => Ok(Int64(n)),
-            Either::S(s) => s.parse().map(Int64).map_err(|_| serde::de::Error::custom(format!("`{s}` is not an int64"))),
+            Either::S(s) => s
+                .parse()
+                .map(Int64)
+                .map_err(|_| serde::de::Error::custom(format!("`{s}` is not an int64"))),
         }
     }
 }
@@ -225,25 +228,37 @@ impl Bundle {
         if bytes.len() > MAX_BUNDLE_SIZE {
             return Err(BundleError::TooLarge(bytes.len()));
         }
-        let b: Bundle = serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
+        let b: Bundle =
+            serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
         b.version()?;
         match (&b.message_signature, &b.dsse_envelope) {
             (Some(_), None) | (None, Some(_)) => {}
-            _ => return Err(BundleError::Invalid("exactly one of messageSignature and dsseEnvelope is required")),
+            _ => {
+                return Err(BundleError::Invalid(
+                    "exactly one of messageSignature and dsseEnvelope is required",
+                ))
+            }
         }
         let vm = &b.verification_material;
-        let materials =
-            vm.certificate.is_some() as u8 + vm.x509_certificate_chain.is_some() as u8 + vm.public_key.is_some() as u8;
+        let materials = vm.certificate.is_some() as u8
+            + vm.x509_certificate_chain.is_some() as u8
+            + vm.public_key.is_some() as u8;
         if materials != 1 {
-            return Err(BundleError::Invalid("exactly one of certificate, x509CertificateChain and publicKey is required"));
+            return Err(BundleError::Invalid(
+                "exactly one of certificate, x509CertificateChain and publicKey is required",
+            ));
         }
         for e in &vm.tlog_entries {
             if e.log_index.0 < 0 || e.integrated_time.0 < 0 {
-                return Err(BundleError::Invalid("negative log index or integrated time"));
+                return Err(BundleError::Invalid(
+                    "negative log index or integrated time",
+                ));
             }
             if let Some(p) = &e.inclusion_proof {
                 if p.log_index.0 < 0 || p.tree_size.0 < 0 {
-                    return Err(BundleError::Invalid("negative index or tree size in inclusion proof"));
+                    return Err(BundleError::Invalid(
+                        "negative index or tree size in inclusion proof",
+                    ));
                 }
             }
         }
@@ -255,7 +270,9 @@ impl Bundle {
         match self.media_type.as_str() {
             "application/vnd.dev.sigstore.bundle+json;version=0.1" => Ok(BundleVersion::V01),
             "application/vnd.dev.sigstore.bundle+json;version=0.2" => Ok(BundleVersion::V02),
-            "application/vnd.dev.sigstore.bundle+json;version=0.3" | BUNDLE_V03 => Ok(BundleVersion::V03),
+            "application/vnd.dev.sigstore.bundle+json;version=0.3" | BUNDLE_V03 => {
+                Ok(BundleVersion::V03)
+            }
             other => Err(BundleError::MediaType(other.to_owned())),
         }
     }
@@ -268,7 +285,12 @@ impl Bundle {
         }
         vm.x509_certificate_chain
             .as_ref()
-            .map(|c| c.certificates.iter().map(|r| r.raw_bytes.0.as_slice()).collect())
+            .map(|c| {
+                c.certificates
+                    .iter()
+                    .map(|r| r.raw_bytes.0.as_slice())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -280,7 +302,15 @@ impl Bundle {
 /// DSSE pre-authentication encoding: `"DSSEv1" SP len(type) SP type SP len(body) SP body`.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(payload);
     out
 }
@@ -292,7 +322,10 @@ mod tests {
 
     #[test]
     fn pae_matches_the_dsse_spec_example() {
-        assert_eq!(pae("http://example.com/HelloWorld", b"hello world"), b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec());
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
     }
 
     #[test]
@@ -307,7 +340,13 @@ mod tests {
     #[test]
     fn rejects_unknown_media_types_and_malformed_json() {
         let bad = br#"{"mediaType":"this is completely wrong","verificationMaterial":{"publicKey":{"hint":""}},"messageSignature":{"signature":""}}"#;
-        assert!(matches!(Bundle::from_json(bad), Err(BundleError::MediaType(_))));
-        assert!(matches!(Bundle::from_json(b"{\"mediaType\":"), Err(BundleError::Json(_))));
+        assert!(matches!(
+            Bundle::from_json(bad),
+            Err(BundleError::MediaType(_))
+        ));
+        assert!(matches!(
+            Bundle::from_json(b"{\"mediaType\":"),
+            Err(BundleError::Json(_))
+        ));
     }
 }

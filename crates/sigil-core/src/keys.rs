@@ -217,13 +217,17 @@ impl PublicKey {
         let point = self.key_bytes.as_slice();
         match self.algorithm {
             KeyAlgorithm::EcdsaP256 => {
-                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SignatureError)?;
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
+                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                    .map_err(|_| SignatureError)?;
+                let sig =
+                    p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
                 vk.verify_prehash(digest, &sig).map_err(|_| SignatureError)
             }
             KeyAlgorithm::EcdsaP384 => {
-                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SignatureError)?;
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
+                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                    .map_err(|_| SignatureError)?;
+                let sig =
+                    p384::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError)?;
                 vk.verify_prehash(digest, &sig).map_err(|_| SignatureError)
             }
             _ => Err(SignatureError),

@@ -53,9 +53,17 @@ pub struct TrustedPublicKey {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TimeRange {
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub start: Option<OffsetDateTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub end: Option<OffsetDateTime>,
 }
 
@@ -85,7 +93,11 @@ pub struct CertificateAuthority {
 impl CertificateAuthority {
     /// The chain's DER certificates, leaf-most first, the anchor last.
     pub fn certificates(&self) -> Vec<&[u8]> {
-        self.cert_chain.certificates.iter().map(|c: &RawBytes| c.raw_bytes.0.as_slice()).collect()
+        self.cert_chain
+            .certificates
+            .iter()
+            .map(|c: &RawBytes| c.raw_bytes.0.as_slice())
+            .collect()
     }
 }
 
@@ -105,7 +117,8 @@ pub enum TrustRootError {
 
 impl TrustedRoot {
     pub fn from_json(bytes: &[u8]) -> Result<TrustedRoot, TrustRootError> {
-        let root: TrustedRoot = serde_json::from_slice(bytes).map_err(|e| TrustRootError::Json(e.to_string()))?;
+        let root: TrustedRoot =
+            serde_json::from_slice(bytes).map_err(|e| TrustRootError::Json(e.to_string()))?;
         match root.media_type.as_str() {
             "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
             | "application/vnd.dev.sigstore.trustedroot.v0.1+json"
@@ -114,7 +127,13 @@ impl TrustedRoot {
             other => return Err(TrustRootError::MediaType(other.to_owned())),
         }
         for log in root.tlogs.iter().chain(&root.ctlogs) {
-            if log.public_key.valid_for.as_ref().and_then(|v| v.start).is_none() {
+            if log
+                .public_key
+                .valid_for
+                .as_ref()
+                .and_then(|v| v.start)
+                .is_none()
+            {
                 return Err(TrustRootError::MissingStart(log.base_url.clone()));
             }
         }
@@ -124,7 +143,10 @@ impl TrustedRoot {
     /// The transparency log whose log ID (SHA-256 of its key, or its checkpoint key ID) is `id`.
     pub fn tlog(&self, id: &[u8]) -> Option<&TransparencyLogInstance> {
         self.tlogs.iter().find(|l| {
-            l.log_id.key_id.0 == id || l.checkpoint_key_id.as_ref().is_some_and(|c| c.key_id.0 == id)
+            l.log_id.key_id.0 == id
+                || l.checkpoint_key_id
+                    .as_ref()
+                    .is_some_and(|c| c.key_id.0 == id)
         })
     }
 }
@@ -140,7 +162,10 @@ impl TransparencyLogInstance {
 
     /// Whether the key was valid at `t` (unix seconds).
     pub fn valid_at(&self, t: i64) -> bool {
-        self.public_key.valid_for.as_ref().is_some_and(|v| v.contains(t))
+        self.public_key
+            .valid_for
+            .as_ref()
+            .is_some_and(|v| v.contains(t))
     }
 }
 
@@ -156,7 +181,8 @@ pub struct ClientTrustConfig {
 
 /// Reads either a trusted root or a ClientTrustConfig, returning the trusted root.
 pub fn trusted_root_from_any(bytes: &[u8]) -> Result<TrustedRoot, TrustRootError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| TrustRootError::Json(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| TrustRootError::Json(e.to_string()))?;
     if let Some(tr) = v.get("trustedRoot") {
         let bytes = serde_json::to_vec(tr).map_err(|e| TrustRootError::Json(e.to_string()))?;
         return TrustedRoot::from_json(&bytes);

@@ -47,7 +47,9 @@ async fn rs_sign(image: &str, key_pem: &[u8]) {
     )
     .unwrap();
     signer.add_constraint(&mut layer).unwrap();
-    c.push_signature(None, &Auth::Anonymous, &sig_image, vec![layer]).await.unwrap();
+    c.push_signature(None, &Auth::Anonymous, &sig_image, vec![layer])
+        .await
+        .unwrap();
 }
 
 /// Verifies with sigstore-rs: true when every constraint holds for some layer.
@@ -58,13 +60,17 @@ async fn rs_verify(image: &str, pub_pem: &[u8]) -> bool {
         Ok(l) => l,
         Err(_) => return false,
     };
-    let constraints: VerificationConstraintVec = vec![Box::new(PublicKeyVerifier::try_from(pub_pem).unwrap())];
+    let constraints: VerificationConstraintVec =
+        vec![Box::new(PublicKeyVerifier::try_from(pub_pem).unwrap())];
     sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
 }
 
 async fn sigil_verify(image: &ImageRef, digest: &Digest, key: &PublicKey) -> bool {
     let c = client();
-    let layers = fetch_layers(&c, image, digest, Attachment::Signature).await.unwrap().unwrap_or_default();
+    let layers = fetch_layers(&c, image, digest, Attachment::Signature)
+        .await
+        .unwrap()
+        .unwrap_or_default();
     let candidates = layers
         .into_iter()
         .map(|l| SignatureCandidate {
@@ -90,12 +96,22 @@ async fn sigil_sign(image: &ImageRef, digest: &Digest, key_pem: &str) {
         signature_repository: None,
     };
     let key = PrivateKey::from_encrypted_pem(key_pem.as_bytes(), PASSWORD).unwrap();
-    sign_image(&client(), image, digest, &Signer::Key(Box::new(key)), &options).await.unwrap();
+    sign_image(
+        &client(),
+        image,
+        digest,
+        &Signer::Key(Box::new(key)),
+        &options,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_and_signatures_cross_between_sigil_and_sigstore_rs() {
-    let reg = tokio::task::spawn_blocking(start_distribution).await.unwrap();
+    let reg = tokio::task::spawn_blocking(start_distribution)
+        .await
+        .unwrap();
     let c = client();
 
     // Keys made by sigil load in sigstore-rs; keys made by sigstore-rs load in sigil.
@@ -110,22 +126,34 @@ async fn keys_and_signatures_cross_between_sigil_and_sigstore_rs() {
     let rs_key_pem = rs_pair.private_key_to_encrypted_pem(PASSWORD).unwrap();
     let rs_pub_pem = rs_pair.public_key_to_pem().unwrap();
     let rs_key_in_sigil = PrivateKey::from_encrypted_pem(rs_key_pem.as_bytes(), PASSWORD).unwrap();
-    assert_eq!(rs_key_in_sigil.public_key(), &PublicKey::from_pem(rs_pub_pem.as_bytes()).unwrap());
+    assert_eq!(
+        rs_key_in_sigil.public_key(),
+        &PublicKey::from_pem(rs_pub_pem.as_bytes()).unwrap()
+    );
 
     // 1. sigil signs (its own key) -> sigstore-rs verifies.
     let a = format!("{}/interop/a:v1", reg.addr);
     let a_digest = push_image(&c, &a, b"a").await;
     let a_ref: ImageRef = a.parse().unwrap();
     sigil_sign(&a_ref, &a_digest, &sigil_key_pem).await;
-    assert!(rs_verify(&a, sigil_pub_pem.as_bytes()).await, "sigstore-rs rejects sigil's signature");
-    assert!(!rs_verify(&a, rs_pub_pem.as_bytes()).await, "sigstore-rs accepts a wrong key");
+    assert!(
+        rs_verify(&a, sigil_pub_pem.as_bytes()).await,
+        "sigstore-rs rejects sigil's signature"
+    );
+    assert!(
+        !rs_verify(&a, rs_pub_pem.as_bytes()).await,
+        "sigstore-rs accepts a wrong key"
+    );
 
     // 2. sigstore-rs signs with sigil's key file -> sigil verifies.
     let b = format!("{}/interop/b:v1", reg.addr);
     let b_digest = push_image(&c, &b, b"b").await;
     let b_ref: ImageRef = b.parse().unwrap();
     rs_sign(&b, sigil_key_pem.as_bytes()).await;
-    assert!(sigil_verify(&b_ref, &b_digest, sigil_key.public_key()).await, "sigil rejects sigstore-rs's signature");
+    assert!(
+        sigil_verify(&b_ref, &b_digest, sigil_key.public_key()).await,
+        "sigil rejects sigstore-rs's signature"
+    );
     assert!(!sigil_verify(&b_ref, &b_digest, rs_key_in_sigil.public_key()).await);
 
     // 3. sigil signs with sigstore-rs's key file -> sigstore-rs verifies with its public key.
@@ -138,5 +166,12 @@ async fn keys_and_signatures_cross_between_sigil_and_sigstore_rs() {
     let d = format!("{}/interop/d:v1", reg.addr);
     let d_digest = push_image(&c, &d, b"d").await;
     rs_sign(&d, rs_key_pem.as_bytes()).await;
-    assert!(sigil_verify(&d.parse().unwrap(), &d_digest, &PublicKey::from_pem(rs_pub_pem.as_bytes()).unwrap()).await);
+    assert!(
+        sigil_verify(
+            &d.parse().unwrap(),
+            &d_digest,
+            &PublicKey::from_pem(rs_pub_pem.as_bytes()).unwrap()
+        )
+        .await
+    );
 }
