@@ -3,11 +3,10 @@
 //! and each layer blob is streamed (the client verifies its digest as the last chunk passes).
 //!
 //! The scan itself is synchronous (it reads layers on worker threads); each `open_layer`
-//! starts a task on the async runtime that feeds blob chunks into a bounded channel, so a
-//! layer is never buffered whole, in memory or on disk.
+//! starts a task on the async runtime that feeds blob chunks into a bounded channel (16
+//! chunks: backpressure), so a layer is never buffered whole, in memory or on disk.
 use std::io::Read;
 use std::str::FromStr;
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -137,17 +136,19 @@ impl RegistrySource {
 
 /// Reads chunks a runtime task sends.
 struct ChannelReader {
-    rx: Receiver<std::io::Result<Bytes>>,
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
     current: Bytes,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.recv() {
-                Ok(Ok(b)) => self.current = b,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
+            // The scan reads layers on plain threads, never on the runtime, so blocking here
+            // is allowed.
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len());
@@ -172,14 +173,14 @@ impl ImageSource for RegistrySource {
             .get(index)
             .cloned()
             .ok_or_else(|| Error::invalid("layer", format!("no layer {index}")))?;
-        let (tx, rx) = sync_channel::<std::io::Result<Bytes>>(16);
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
         let client = self.client.clone();
         let image = self.image.clone();
         self.runtime.spawn(async move {
             let stream = match client.blob_stream(&image, &digest).await {
                 Ok(s) => s,
                 Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e)));
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
                     return;
                 }
             };
@@ -187,10 +188,8 @@ impl ImageSource for RegistrySource {
             while let Some(item) = stream.next().await {
                 let item = item.map_err(std::io::Error::other);
                 let failed = item.is_err();
-                // A full channel blocks this task's thread briefly; the reader drains it.
-                let tx2 = tx.clone();
-                let sent = tokio::task::spawn_blocking(move || tx2.send(item)).await;
-                if failed || !matches!(sent, Ok(Ok(()))) {
+                // A full channel makes this task wait for the reader (backpressure).
+                if tx.send(item).await.is_err() || failed {
                     return;
                 }
             }
