@@ -155,6 +155,8 @@ pub(crate) fn resolve_link(link_path: &str, target: &str) -> String {
 struct Bounded<'a, R> {
     inner: R,
     out: u64,
+    /// `out`, readable while the tar reader owns this reader.
+    seen: std::rc::Rc<std::cell::Cell<u64>>,
     raw: &'a AtomicU64,
     limits: Limits,
     index: usize,
@@ -164,6 +166,7 @@ impl<R: Read> Read for Bounded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.out += n as u64;
+        self.seen.set(self.out);
         let over = |what: &'static str, limit: u64| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -414,6 +417,11 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// The `tar` crate's error for a stream that ends inside the padding after an entry.
+fn is_missing_tail_padding(err: &std::io::Error) -> bool {
+    err.to_string().contains("unexpected EOF during skip")
+}
+
 /// Reads one layer tar stream (already decompressed by the caller's pipeline).
 pub(crate) fn read_layer(
     decompressed: impl Read,
@@ -422,9 +430,11 @@ pub(crate) fn read_layer(
     index: usize,
     hash_files: bool,
 ) -> std::io::Result<LayerContents> {
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let bounded = Bounded {
         inner: decompressed,
         out: 0,
+        seen: seen.clone(),
         raw: raw_count,
         limits,
         index,
@@ -434,9 +444,31 @@ pub(crate) fn read_layer(
     b.hash_files = hash_files;
     // Hard links may point at entries seen earlier only, which is how tar writes them.
     let mut seen_escape: HashMap<String, ()> = HashMap::new();
+    // Where the last entry's content ends in the stream: the stream may stop there (no
+    // padding), but not before (truncated content is an error).
+    let mut last_end = 0u64;
     for entry in ar.entries()? {
-        let mut e = entry?;
+        let mut e = match entry {
+            Ok(e) => e,
+            // umoci 0.4 (`umoci insert`) writes layers whose last file is not padded to a
+            // 512-byte block and that have no end-of-archive blocks. When the stream holds the
+            // last entry's whole content, only the padding is missing. Syft (Go's archive/tar) lists such
+            // layers, so do the same, with a warning, rather than failing the whole scan.
+            Err(err)
+                if b.contents.entries > 0
+                    && seen.get() >= last_end
+                    && is_missing_tail_padding(&err) =>
+            {
+                b.warn(
+                    "",
+                    "layer ends without tar padding or end-of-archive blocks; read up to there",
+                );
+                break;
+            }
+            Err(err) => return Err(err),
+        };
         b.contents.entries += 1;
+        last_end = e.raw_file_position().saturating_add(e.size());
         if b.contents.entries > limits.max_entries {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,

@@ -348,6 +348,41 @@ fn gzip_bomb_hits_the_ratio_limit() {
     );
 }
 
+/// umoci 0.4 writes a layer's last file without padding or end-of-archive blocks; Syft reads
+/// such layers, so must sigil (with a warning). Content cut short stays an error (below).
+#[test]
+fn a_layer_without_tail_padding_is_read() {
+    let t = tar_of(&[
+        E::File("etc/os-release", OS_RELEASE.as_bytes()),
+        E::File("var/lib/dpkg/status", STATUS.as_bytes()),
+    ]);
+    let status_len = STATUS.len();
+    // Everything up to the end of the status file's content: no padding, no footer.
+    let header_and_first = 512 + OS_RELEASE.len().div_ceil(512) * 512;
+    let cut = t[..header_and_first + 512 + status_len].to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(dir.path(), &[(gzip(&cut), cut.clone())]);
+    let sbom = scan(
+        &format!("oci-dir:{}", dir.path().display()),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        names(&sbom).contains(&"bash@5.2.15-2+b2".to_owned()),
+        "{:?}",
+        names(&sbom)
+    );
+    // One byte less and the status file itself is cut: an error.
+    let short = t[..header_and_first + 512 + status_len - 1].to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(dir.path(), &[(gzip(&short), short.clone())]);
+    assert!(scan(
+        &format!("oci-dir:{}", dir.path().display()),
+        &ScanOptions::default()
+    )
+    .is_err());
+}
+
 #[test]
 fn truncated_and_corrupt_layers_are_errors() {
     let (blob, t) = layer(&[
