@@ -54,7 +54,7 @@ pub struct UserInfo {
 impl AdmissionRequest {
     /// The engine's view. The name falls back to the object's (`request.name` is empty on
     /// CREATE for some clients), the namespace likewise.
-    pub fn to_engine_request(&self) -> Request {
+    pub fn into_engine_request(self) -> Request {
         let meta = self.object.get("metadata");
         let from_meta = |k: &str| {
             meta.and_then(|m| m.get(k))
@@ -62,23 +62,23 @@ impl AdmissionRequest {
                 .unwrap_or("")
                 .to_owned()
         };
+        let namespace = self
+            .namespace
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| from_meta("namespace"));
+        let name = self
+            .name
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| from_meta("name"));
         Request {
-            kind: self.kind.kind.clone(),
-            sub_resource: self.sub_resource.clone().filter(|s| !s.is_empty()),
-            namespace: self
-                .namespace
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| from_meta("namespace")),
-            name: self
-                .name
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| from_meta("name")),
-            operation: self.operation.clone(),
-            object: self.object.clone(),
-            username: self.user_info.username.clone(),
-            groups: self.user_info.groups.clone(),
+            kind: self.kind.kind,
+            sub_resource: self.sub_resource.filter(|s| !s.is_empty()),
+            namespace,
+            name,
+            operation: self.operation,
+            object: self.object,
+            username: self.user_info.username,
+            groups: self.user_info.groups,
         }
     }
 }
@@ -86,7 +86,8 @@ impl AdmissionRequest {
 /// Parses a review and returns (apiVersion, request). The error says what is wrong, for a
 /// 400 answer.
 pub fn parse_review(body: &[u8]) -> Result<(String, AdmissionRequest), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let mut v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
     let api = v
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -100,7 +101,10 @@ pub fn parse_review(body: &[u8]) -> Result<(String, AdmissionRequest), String> {
     if v.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
         return Err("kind is not AdmissionReview".into());
     }
-    let req = v.get("request").cloned().ok_or("missing request")?;
+    let req = v
+        .get_mut("request")
+        .map(Value::take)
+        .ok_or("missing request")?;
     let req: AdmissionRequest =
         serde_json::from_value(req).map_err(|e| format!("malformed request: {e}"))?;
     if req.uid.is_empty() {

@@ -105,16 +105,17 @@ async fn review(s: Arc<AppState>, headers: HeaderMap, body: Bytes, phase: Phase)
                 .into_response();
         }
     };
-    let ev = s.engine.evaluate(&req.to_engine_request(), phase).await;
+    let uid = req.uid.clone();
+    let ev = s.engine.evaluate(&req.into_engine_request(), phase).await;
     for r in ev
         .results
         .iter()
         .filter(|r| r.status != crate::RuleStatus::Pass)
     {
-        tracing::info!(uid = %req.uid, policy = %r.policy, rule = %r.rule, status = r.status.as_str(), message = %r.message, "image verification");
+        tracing::info!(uid = %uid, policy = %r.policy, rule = %r.rule, status = r.status.as_str(), message = %r.message, "image verification");
     }
     s.metrics.record(&ev, start.elapsed());
-    let answer = review_response(&api, &req.uid, &ev);
+    let answer = review_response(&api, &uid, &ev);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
