@@ -183,6 +183,35 @@ impl Statement {
     pub fn from_slice(bytes: &[u8]) -> Result<Statement, IntotoError> {
         let s: Statement =
             serde_json::from_slice(bytes).map_err(|e| IntotoError::Statement(e.to_string()))?;
+        Statement::check_kind(s)
+    }
+
+    /// Parses a DSSE payload's type, predicate type and subjects only: the predicate is
+    /// skipped without being built (`predicate` is `null`). Verification needs no more, and a
+    /// multi-MiB SBOM predicate costs a tree of allocations to build.
+    pub fn header_from_slice(bytes: &[u8]) -> Result<Statement, IntotoError> {
+        #[derive(Deserialize)]
+        struct Header {
+            #[serde(rename = "_type")]
+            kind: String,
+            #[serde(rename = "predicateType")]
+            predicate_type: String,
+            #[serde(default)]
+            subject: Vec<Subject>,
+            #[serde(default, rename = "predicate")]
+            _predicate: serde::de::IgnoredAny,
+        }
+        let h: Header =
+            serde_json::from_slice(bytes).map_err(|e| IntotoError::Statement(e.to_string()))?;
+        Statement::check_kind(Statement {
+            kind: h.kind,
+            predicate_type: h.predicate_type,
+            subject: h.subject,
+            predicate: serde_json::Value::Null,
+        })
+    }
+
+    fn check_kind(s: Statement) -> Result<Statement, IntotoError> {
         if s.kind != STATEMENT_V01 && s.kind != STATEMENT_V1 {
             return Err(IntotoError::Statement(format!(
                 "unknown statement type `{}`",
@@ -352,5 +381,9 @@ mod tests {
         assert_eq!(st.predicate_type, COSIGN_SIGN_PREDICATE);
         assert!(st.subject[0].name.is_empty());
         assert!(Statement::from_slice(br#"{"_type":"x","predicateType":"p"}"#).is_err());
+        let h = Statement::header_from_slice(&s.to_bytes()).unwrap();
+        assert_eq!(h.predicate_type, COSIGN_SIGN_PREDICATE);
+        assert!(h.has_subject(&d) && h.predicate.is_null());
+        assert!(Statement::header_from_slice(br#"{"_type":"x","predicateType":"p"}"#).is_err());
     }
 }

@@ -277,9 +277,10 @@ fn verify_bundle_candidate(
     let (_, payload) = verified.dsse_payload.ok_or_else(|| Failure::Bundle {
         detail: "no DSSE payload".into(),
     })?;
-    let statement = Statement::from_slice(&payload).map_err(|e| Failure::MalformedPayload {
-        detail: e.to_string(),
-    })?;
+    let statement =
+        Statement::header_from_slice(&payload).map_err(|e| Failure::MalformedPayload {
+            detail: e.to_string(),
+        })?;
     let envelope_json = sigil_core::intoto::envelope_json(envelope);
     Ok((envelope_json, statement))
 }

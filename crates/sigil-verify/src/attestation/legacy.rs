@@ -151,10 +151,11 @@ pub(super) fn verify_layer(
         wanted.check(&id)?;
     }
     // (4) The claims: some subject is the image.
-    let statement =
-        Statement::from_slice(&envelope.payload.0).map_err(|e| Failure::MalformedPayload {
+    let statement = Statement::header_from_slice(&envelope.payload.0).map_err(|e| {
+        Failure::MalformedPayload {
             detail: e.to_string(),
-        })?;
+        }
+    })?;
     if !statement.has_subject(digest) {
         let claimed: Vec<String> = statement
             .subject
