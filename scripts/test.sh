@@ -7,4 +7,4 @@ bash scripts/install-peers.sh
 export SIGIL_PEERS_VENV=${SIGIL_PEERS_VENV:-$PWD/.venv-peers}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

@@ -82,26 +82,45 @@ pub(crate) fn write_public(path: &Path, data: &[u8]) -> Result<(), Error> {
 
 type Pending = (Vec<u8>, oneshot::Sender<Result<u64, Error>>);
 
-/// Appends CT log leaves to a [`LogStorage`] in batches, from one thread.
+/// Appends CT log leaves to a [`LogStorage`] in batches, from one thread. Dropping it closes
+/// the queue and waits for the thread, so the storage (and its directory lock) is released
+/// when the CA is dropped, not some time later.
 #[derive(Debug)]
 pub(crate) struct Sequencer {
-    tx: mpsc::Sender<Pending>,
+    tx: Option<mpsc::Sender<Pending>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Sequencer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Sequencer {
     pub(crate) fn start(storage: Arc<dyn LogStorage>) -> Result<Self, Error> {
         let (tx, rx) = mpsc::channel::<Pending>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("ct-log-sequencer".into())
             .spawn(move || sequence(storage.as_ref(), &rx))
             .map_err(|e| Error::io("starting the sequencer thread for", Path::new("ct"), e))?;
-        Ok(Sequencer { tx })
+        Ok(Sequencer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Appends one leaf; resolves to its index once it is durable.
     pub(crate) async fn append(&self, leaf: Vec<u8>) -> Result<u64, Error> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((leaf, done)).map_err(|_| Error::StoreClosed)?;
+        self.tx
+            .as_ref()
+            .ok_or(Error::StoreClosed)?
+            .send((leaf, done))
+            .map_err(|_| Error::StoreClosed)?;
         wait.await.map_err(|_| Error::StoreClosed)?
     }
 }
