@@ -160,33 +160,8 @@ fn verify_one(
     policy: &ImagePolicy,
 ) -> Result<serde_json::Value, Failure> {
     // The signing key: the given one, or the certificate's.
-    let leaf = match &policy.trust {
-        Trust::Key(_) => None,
-        Trust::Keyless { .. } => {
-            let pem_text = c
-                .certificate_pem
-                .as_deref()
-                .ok_or_else(|| Failure::Certificate {
-                    detail: "signature has no certificate (dev.sigstore.cosign/certificate)".into(),
-                })?;
-            let block = pem::parse(pem_text).map_err(|e| Failure::Certificate {
-                detail: format!("certificate annotation is not PEM: {e}"),
-            })?;
-            Some(
-                x509::Leaf::parse(block.contents())
-                    .map_err(|detail| Failure::Certificate { detail })?,
-            )
-        }
-    };
-    let key = match (&policy.trust, &leaf) {
-        (Trust::Key(k), _) => k,
-        (_, Some(l)) => &l.public_key,
-        (_, None) => {
-            return Err(Failure::Certificate {
-                detail: "no signing key".into(),
-            })
-        }
-    };
+    let leaf = policy_leaf(&policy.trust, c.certificate_pem.as_deref(), "signature")?;
+    let key = policy_key(&policy.trust, leaf.as_ref())?;
     // (1) The signature.
     let sig_b64 = c
         .signature_b64
@@ -222,37 +197,12 @@ fn verify_one(
         )?);
     }
     // (3) The certificate: chain at the log's time, SCT, identity.
-    let mut identity = None;
-    if let (
-        Trust::Keyless {
-            identity: wanted,
-            sct,
-        },
-        Some(leaf),
-    ) = (&policy.trust, &leaf)
-    {
-        let t = integrated_time.ok_or_else(|| Failure::Certificate {
-            detail: "a short-lived certificate needs a transparency log proof of when it was used; it cannot be verified with the log ignored".into(),
-        })?;
-        let root = policy
-            .trusted_root
-            .as_deref()
-            .ok_or_else(|| Failure::Certificate {
-                detail: "no trusted root is configured".into(),
-            })?;
-        let extra = chain_intermediates(c.chain_pem.as_deref());
-        let extra_refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
-        let issuer = x509::verify_chain(leaf, &extra_refs, root, t)
-            .map_err(|detail| Failure::Certificate { detail })?;
-        if *sct == SctPolicy::Required {
-            x509::verify_sct(leaf, &issuer, root).map_err(|detail| Failure::Sct { detail })?;
-        }
-        let id = CertificateIdentity::from_der(&leaf.der).map_err(|e| Failure::Certificate {
-            detail: e.to_string(),
-        })?;
-        wanted.check(&id)?;
-        identity = Some(id);
-    }
+    let identity = check_certificate(
+        policy,
+        leaf.as_ref(),
+        c.chain_pem.as_deref(),
+        integrated_time,
+    )?;
     // (4) The claims.
     let payload =
         SimpleSigningPayload::from_slice(&c.payload).map_err(|e| Failure::MalformedPayload {
@@ -324,6 +274,85 @@ fn verify_one(
         }
     }
     Ok(json)
+}
+
+/// The leaf certificate a keyless policy needs, from a `dev.sigstore.cosign/certificate`
+/// annotation (`what` names the carrier in the error); `None` under a key policy.
+pub(crate) fn policy_leaf(
+    trust: &Trust,
+    certificate_pem: Option<&str>,
+    what: &str,
+) -> Result<Option<x509::Leaf>, Failure> {
+    match trust {
+        Trust::Key(_) => Ok(None),
+        Trust::Keyless { .. } => {
+            let pem_text = certificate_pem.ok_or_else(|| Failure::Certificate {
+                detail: format!("{what} has no certificate (dev.sigstore.cosign/certificate)"),
+            })?;
+            let block = pem::parse(pem_text).map_err(|e| Failure::Certificate {
+                detail: format!("certificate annotation is not PEM: {e}"),
+            })?;
+            x509::Leaf::parse(block.contents())
+                .map(Some)
+                .map_err(|detail| Failure::Certificate { detail })
+        }
+    }
+}
+
+/// The key a signature must verify with: the policy's, or the leaf certificate's.
+pub(crate) fn policy_key<'a>(
+    trust: &'a Trust,
+    leaf: Option<&'a x509::Leaf>,
+) -> Result<&'a PublicKey, Failure> {
+    match (trust, leaf) {
+        (Trust::Key(k), _) => Ok(k),
+        (_, Some(l)) => Ok(&l.public_key),
+        (_, None) => Err(Failure::Certificate {
+            detail: "no signing key".into(),
+        }),
+    }
+}
+
+/// Under a keyless policy: the leaf's chain to a trusted CA at the log's integrated time
+/// (`chain_pem`'s intermediates may help, never its root), its SCT, and the signer's identity.
+/// A certificate without a log time is refused: nothing proves it was used while valid.
+pub(crate) fn check_certificate(
+    policy: &ImagePolicy,
+    leaf: Option<&x509::Leaf>,
+    chain_pem: Option<&str>,
+    integrated_time: Option<i64>,
+) -> Result<Option<CertificateIdentity>, Failure> {
+    let (
+        Trust::Keyless {
+            identity: wanted,
+            sct,
+        },
+        Some(leaf),
+    ) = (&policy.trust, leaf)
+    else {
+        return Ok(None);
+    };
+    let t = integrated_time.ok_or_else(|| Failure::Certificate {
+        detail: "a short-lived certificate needs a transparency log proof of when it was used; it cannot be verified with the log ignored".into(),
+    })?;
+    let root = policy
+        .trusted_root
+        .as_deref()
+        .ok_or_else(|| Failure::Certificate {
+            detail: "no trusted root is configured".into(),
+        })?;
+    let extra = chain_intermediates(chain_pem);
+    let extra_refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+    let issuer = x509::verify_chain(leaf, &extra_refs, root, t)
+        .map_err(|detail| Failure::Certificate { detail })?;
+    if *sct == SctPolicy::Required {
+        x509::verify_sct(leaf, &issuer, root).map_err(|detail| Failure::Sct { detail })?;
+    }
+    let id = CertificateIdentity::from_der(&leaf.der).map_err(|e| Failure::Certificate {
+        detail: e.to_string(),
+    })?;
+    wanted.check(&id)?;
+    Ok(Some(id))
 }
 
 /// The intermediates of a chain annotation (PEM, intermediates then root): every

@@ -6,16 +6,15 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sigil_core::bundle::pae;
-use sigil_core::fulcio::CertificateIdentity;
 use sigil_core::intoto::{parse_envelope, Statement, INTOTO_PAYLOAD_TYPE};
 use sigil_core::rekor::{self, LogEntry};
 use sigil_core::trust_root::TrustedRoot;
 use sigil_core::Digest;
 
 use crate::bundle::{check_body, SignedContent};
-use crate::image::{ImagePolicy, Trust};
+use crate::image::{check_certificate, policy_key, policy_leaf, ImagePolicy};
 use crate::verdict::Failure;
-use crate::{x509, SctPolicy, TlogPolicy};
+use crate::{x509, TlogPolicy};
 
 /// cosign's `dev.sigstore.cosign/bundle` annotation (`pkg/cosign/bundle/rekor.go`).
 #[derive(serde::Deserialize)]
@@ -52,30 +51,8 @@ pub(super) fn verify_layer(
     rekor_bundle: Option<&str>,
     policy: &ImagePolicy,
 ) -> Result<Statement, Failure> {
-    let leaf = match &policy.trust {
-        Trust::Key(_) => None,
-        Trust::Keyless { .. } => {
-            let text = certificate_pem.ok_or_else(|| Failure::Certificate {
-                detail: "attestation has no certificate (dev.sigstore.cosign/certificate)".into(),
-            })?;
-            let block = pem::parse(text).map_err(|e| Failure::Certificate {
-                detail: format!("certificate annotation is not PEM: {e}"),
-            })?;
-            Some(
-                x509::Leaf::parse(block.contents())
-                    .map_err(|detail| Failure::Certificate { detail })?,
-            )
-        }
-    };
-    let key = match (&policy.trust, &leaf) {
-        (Trust::Key(k), _) => k,
-        (_, Some(l)) => &l.public_key,
-        (_, None) => {
-            return Err(Failure::Certificate {
-                detail: "no signing key".into(),
-            })
-        }
-    };
+    let leaf = policy_leaf(&policy.trust, certificate_pem, "attestation")?;
+    let key = policy_key(&policy.trust, leaf.as_ref())?;
     // (1) The envelope and its signature.
     let envelope = parse_envelope(envelope_bytes).map_err(|e| Failure::MalformedPayload {
         detail: e.to_string(),
@@ -121,35 +98,7 @@ pub(super) fn verify_layer(
         )?);
     }
     // (3) The certificate: chain at the log's time, SCT, identity.
-    if let (
-        Trust::Keyless {
-            identity: wanted,
-            sct,
-        },
-        Some(leaf),
-    ) = (&policy.trust, &leaf)
-    {
-        let t = integrated_time.ok_or_else(|| Failure::Certificate {
-            detail: "a short-lived certificate needs a transparency log proof of when it was used; it cannot be verified with the log ignored".into(),
-        })?;
-        let root = policy
-            .trusted_root
-            .as_deref()
-            .ok_or_else(|| Failure::Certificate {
-                detail: "no trusted root is configured".into(),
-            })?;
-        let extra = chain_intermediates(chain_pem);
-        let extra_refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
-        let issuer = x509::verify_chain(leaf, &extra_refs, root, t)
-            .map_err(|detail| Failure::Certificate { detail })?;
-        if *sct == SctPolicy::Required {
-            x509::verify_sct(leaf, &issuer, root).map_err(|detail| Failure::Sct { detail })?;
-        }
-        let id = CertificateIdentity::from_der(&leaf.der).map_err(|e| Failure::Certificate {
-            detail: e.to_string(),
-        })?;
-        wanted.check(&id)?;
-    }
+    check_certificate(policy, leaf.as_ref(), chain_pem, integrated_time)?;
     // (4) The claims: some subject is the image.
     let statement = Statement::header_from_slice(&envelope.payload.0).map_err(|e| {
         Failure::MalformedPayload {
@@ -217,19 +166,4 @@ fn verify_annotation(
     );
     check_body(&body, kv, content, key, leaf)?;
     Ok(t)
-}
-
-/// The intermediates of a chain annotation: every certificate that is not self-issued (the
-/// root comes from the trusted root only).
-fn chain_intermediates(chain_pem: Option<&str>) -> Vec<Vec<u8>> {
-    let Some(text) = chain_pem else {
-        return Vec::new();
-    };
-    pem::parse_many(text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|b| b.tag() == "CERTIFICATE")
-        .map(|b| b.into_contents())
-        .filter(|der| !x509::is_self_issued(der))
-        .collect()
 }
