@@ -73,22 +73,17 @@ impl SigningOpts {
     /// The signer and the log to upload to.
     pub async fn signer(&self) -> anyhow::Result<(Signer, TlogUpload)> {
         let services = self.trust.signing_services()?;
-        let rekor_url = self.rekor_url.clone().unwrap_or(services.rekor_url);
-        let signer = match &self.key {
-            Some(path) => Signer::Key(Box::new(super::keys::load_private_key(path)?)),
-            None => {
-                let http = reqwest::Client::new();
-                let token =
-                    sigil_sign::token::identity_token(&http, self.identity_token.as_deref())
-                        .await?;
-                eprintln!("Generating ephemeral keys...");
-                eprintln!("Retrieving signed certificate...");
-                Signer::Keyless {
-                    fulcio_url: self.fulcio_url.clone().unwrap_or(services.fulcio_url),
-                    token,
-                }
-            }
-        };
+        let rekor_url = self
+            .rekor_url
+            .clone()
+            .unwrap_or_else(|| services.rekor_url.clone());
+        let signer = super::trust::signer(
+            self.key.as_deref(),
+            self.identity_token.as_deref(),
+            self.fulcio_url.as_deref(),
+            &services,
+        )
+        .await?;
         if !self.tlog_upload && self.key.is_none() {
             eprintln!(
                 "WARNING: a keyless attestation without a transparency log entry cannot be verified later: \

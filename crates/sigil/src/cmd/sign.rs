@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use sigil_core::ImageRef;
-use sigil_sign::{SignOptions, Signer, TlogUpload};
+use sigil_sign::{SignOptions, TlogUpload};
 
 use super::registry_opts::RegistryOpts;
 use super::trust::TrustOpts;
@@ -59,21 +59,17 @@ pub async fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let services = a.trust.signing_services()?;
-    let rekor_url = a.rekor_url.clone().unwrap_or(services.rekor_url);
-    let signer = match &a.key {
-        Some(path) => Signer::Key(Box::new(super::keys::load_private_key(path)?)),
-        None => {
-            let http = reqwest::Client::new();
-            let token =
-                sigil_sign::token::identity_token(&http, a.identity_token.as_deref()).await?;
-            eprintln!("Generating ephemeral keys...");
-            eprintln!("Retrieving signed certificate...");
-            Signer::Keyless {
-                fulcio_url: a.fulcio_url.clone().unwrap_or(services.fulcio_url),
-                token,
-            }
-        }
-    };
+    let rekor_url = a
+        .rekor_url
+        .clone()
+        .unwrap_or_else(|| services.rekor_url.clone());
+    let signer = super::trust::signer(
+        a.key.as_deref(),
+        a.identity_token.as_deref(),
+        a.fulcio_url.as_deref(),
+        &services,
+    )
+    .await?;
     if !a.tlog_upload && a.key.is_none() {
         eprintln!(
             "WARNING: a keyless signature without a transparency log entry cannot be verified later: \

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sigil_sign::Signer;
 
 use super::trust::TrustOpts;
 
@@ -43,14 +42,17 @@ pub async fn run(a: SignBlobArgs) -> anyhow::Result<ExitCode> {
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
-    let signer = match &a.key {
-        Some(path) => Signer::Key(Box::new(super::keys::load_private_key(path)?)),
-        None => Signer::Keyless {
-            fulcio_url: a.fulcio_url.clone().unwrap_or(services.fulcio_url),
-            token: sigil_sign::token::identity_token(&http, a.identity_token.as_deref()).await?,
-        },
-    };
-    let rekor_url = a.rekor_url.clone().unwrap_or(services.rekor_url);
+    let signer = super::trust::signer(
+        a.key.as_deref(),
+        a.identity_token.as_deref(),
+        a.fulcio_url.as_deref(),
+        &services,
+    )
+    .await?;
+    let rekor_url = a
+        .rekor_url
+        .clone()
+        .unwrap_or_else(|| services.rekor_url.clone());
     let bundle = sigil_sign::sign_blob(&http, &artifact, &signer, &rekor_url)
         .await
         .with_context(|| format!("signing `{}`", a.file.display()))?;

@@ -88,3 +88,29 @@ impl TrustOpts {
         Ok(services)
     }
 }
+
+/// What signs: the key file's key, or (no `--key`) keyless, with an identity token from
+/// `--identity-token`, `SIGSTORE_ID_TOKEN` or GitHub Actions, for the CA at `fulcio_url`
+/// (else the signing services'). Shared by `sign`, `sign-blob` and `attest`.
+pub async fn signer(
+    key: Option<&std::path::Path>,
+    identity_token: Option<&str>,
+    fulcio_url: Option<&str>,
+    services: &SigningServices,
+) -> anyhow::Result<sigil_sign::Signer> {
+    Ok(match key {
+        Some(path) => sigil_sign::Signer::Key(Box::new(super::keys::load_private_key(path)?)),
+        None => {
+            let token =
+                sigil_sign::token::identity_token(&reqwest::Client::new(), identity_token).await?;
+            eprintln!("Generating ephemeral keys...");
+            eprintln!("Retrieving signed certificate...");
+            sigil_sign::Signer::Keyless {
+                fulcio_url: fulcio_url
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| services.fulcio_url.clone()),
+                token,
+            }
+        }
+    })
+}
