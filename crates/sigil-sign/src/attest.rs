@@ -16,13 +16,12 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use sigil_core::bundle::DsseEnvelope;
 use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, Statement};
-use sigil_core::keys::PrivateKey;
 use sigil_core::{media_types, Digest, ImageRef};
 use sigil_oci::cosign::{attach_layer, Attachment, NewLayer};
 use sigil_oci::referrers::PushedReferrer;
 use sigil_oci::{Client, Descriptor};
 
-use crate::fulcio::{request_certificate, CertificateChain};
+use crate::fulcio::CertificateChain;
 use crate::rekor::{RekorClient, UploadedEntry};
 use crate::{Error, Signer, TlogUpload};
 
@@ -93,21 +92,12 @@ pub(crate) async fn sign_statement(
     tlog: &TlogUpload,
 ) -> Result<SignedEnvelope, Error> {
     let (mut envelope, to_sign) = envelope_to_sign(statement.to_bytes());
-    let (signature, verifier_pem, chain, public_key) = match signer {
-        Signer::Key(key) => (
-            key.sign(&to_sign).map_err(Error::Sign)?,
-            key.public_key().to_pem(),
-            None,
-            key.public_key().clone(),
-        ),
-        Signer::Keyless { fulcio_url, token } => {
-            let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
-            let chain = request_certificate(http, fulcio_url, token, &ephemeral).await?;
-            let sig = ephemeral.sign(&to_sign).map_err(Error::Sign)?;
-            let pem = chain.leaf_pem().to_owned();
-            (sig, pem, Some(chain), ephemeral.public_key().clone())
-        }
-    };
+    let crate::image::Signature {
+        bytes: signature,
+        verifier_pem,
+        public_key,
+        chain,
+    } = signer.sign(http, &to_sign).await?;
     add_signature(&mut envelope, signature);
     let mut entry = None;
     if let TlogUpload::Enabled { rekor_url } = tlog {

@@ -11,10 +11,8 @@ use sigil_core::bundle::{
     LogId, MessageSignature, PublicKeyIdentifier, RawBytes, TransparencyLogEntry,
     VerificationMaterial, BUNDLE_V03,
 };
-use sigil_core::keys::PrivateKey;
 use sigil_core::rekor::LogEntry;
 
-use crate::fulcio::request_certificate;
 use crate::rekor::{hashedrekord_entry, RekorClient};
 use crate::{Error, Signer};
 
@@ -27,34 +25,26 @@ pub async fn sign_blob(
     rekor_url: &str,
 ) -> Result<Bundle, Error> {
     let digest: [u8; 32] = Sha256::digest(artifact).into();
-    let (signature, verifier_pem, material) = match signer {
-        Signer::Key(key) => (
-            key.sign(artifact).map_err(Error::Sign)?,
-            key.public_key().to_pem(),
-            VerificationMaterial {
-                public_key: Some(PublicKeyIdentifier {
-                    hint: key.public_key().hint(),
-                }),
-                ..Default::default()
-            },
-        ),
-        Signer::Keyless { fulcio_url, token } => {
-            let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
-            let chain = request_certificate(http, fulcio_url, token, &ephemeral).await?;
+    let signed = signer.sign(http, artifact).await?;
+    let material = match &signed.chain {
+        None => VerificationMaterial {
+            public_key: Some(PublicKeyIdentifier {
+                hint: signed.public_key.hint(),
+            }),
+            ..Default::default()
+        },
+        Some(chain) => {
             let leaf = pem::parse(chain.leaf_pem())
                 .map_err(|e| Error::Ca(format!("leaf certificate is not PEM: {e}")))?;
-            (
-                ephemeral.sign(artifact).map_err(Error::Sign)?,
-                chain.leaf_pem().to_owned(),
-                VerificationMaterial {
-                    certificate: Some(RawBytes {
-                        raw_bytes: B64Bytes(leaf.into_contents()),
-                    }),
-                    ..Default::default()
-                },
-            )
+            VerificationMaterial {
+                certificate: Some(RawBytes {
+                    raw_bytes: B64Bytes(leaf.into_contents()),
+                }),
+                ..Default::default()
+            }
         }
     };
+    let (signature, verifier_pem) = (signed.bytes, signed.verifier_pem);
     let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
     let uploaded = rekor
         .upload(&hashedrekord_entry(&digest, &signature, &verifier_pem))

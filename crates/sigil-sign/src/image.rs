@@ -17,7 +17,7 @@ use sigil_oci::Client;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::fulcio::request_certificate;
+use crate::fulcio::{request_certificate, CertificateChain};
 use crate::rekor::{hashedrekord_entry, RekorClient};
 use crate::Error;
 
@@ -49,6 +49,44 @@ pub struct SignOptions {
     pub signature_repository: Option<ImageRef>,
 }
 
+/// A signature made by a [`Signer`]: the bytes, the PEM the log records as the verifier (the
+/// public key, or the leaf certificate), the verifying key, and the chain when keyless.
+pub(crate) struct Signature {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) verifier_pem: String,
+    pub(crate) public_key: sigil_core::keys::PublicKey,
+    pub(crate) chain: Option<CertificateChain>,
+}
+
+impl Signer {
+    /// Signs `message`: with the key, or with a fresh key certified by the CA for the token's
+    /// identity (one certificate per signature, as cosign does).
+    pub(crate) async fn sign(
+        &self,
+        http: &reqwest::Client,
+        message: &[u8],
+    ) -> Result<Signature, Error> {
+        match self {
+            Signer::Key(key) => Ok(Signature {
+                bytes: key.sign(message).map_err(Error::Sign)?,
+                verifier_pem: key.public_key().to_pem(),
+                public_key: key.public_key().clone(),
+                chain: None,
+            }),
+            Signer::Keyless { fulcio_url, token } => {
+                let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
+                let chain = request_certificate(http, fulcio_url, token, &ephemeral).await?;
+                Ok(Signature {
+                    bytes: ephemeral.sign(message).map_err(Error::Sign)?,
+                    verifier_pem: chain.leaf_pem().to_owned(),
+                    public_key: ephemeral.public_key().clone(),
+                    chain: Some(chain),
+                })
+            }
+        }
+    }
+}
+
 /// What was signed and where the signature went.
 #[derive(Clone, Debug)]
 pub struct SignedImage {
@@ -76,25 +114,19 @@ pub async fn sign_image(
         .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))?;
     let payload = SimpleSigningPayload::new(image, digest, &options.annotations).to_bytes();
     let mut annotations = BTreeMap::new();
-    // The key, and the PEM the log records as the verifier.
-    let (signature, verifier_pem, chain) = match signer {
-        Signer::Key(key) => (
-            key.sign(&payload).map_err(Error::Sign)?,
-            key.public_key().to_pem(),
-            None,
-        ),
-        Signer::Keyless { fulcio_url, token } => {
-            let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
-            let chain = request_certificate(&http, fulcio_url, token, &ephemeral).await?;
-            let sig = ephemeral.sign(&payload).map_err(Error::Sign)?;
-            annotations.insert(
-                media_types::ANNOTATION_CERTIFICATE.to_owned(),
-                chain.leaf_pem().to_owned(),
-            );
-            annotations.insert(media_types::ANNOTATION_CHAIN.to_owned(), chain.chain_pem());
-            (sig, chain.leaf_pem().to_owned(), Some(chain))
-        }
-    };
+    let Signature {
+        bytes: signature,
+        verifier_pem,
+        chain,
+        ..
+    } = signer.sign(&http, &payload).await?;
+    if let Some(chain) = &chain {
+        annotations.insert(
+            media_types::ANNOTATION_CERTIFICATE.to_owned(),
+            chain.leaf_pem().to_owned(),
+        );
+        annotations.insert(media_types::ANNOTATION_CHAIN.to_owned(), chain.chain_pem());
+    }
     annotations.insert(
         media_types::ANNOTATION_SIGNATURE.to_owned(),
         B64.encode(&signature),
