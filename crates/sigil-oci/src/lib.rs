@@ -7,6 +7,7 @@ mod client;
 pub mod cosign;
 mod error;
 pub mod manifest;
+pub mod pack;
 pub mod referrers;
 
 // The public interface is:
