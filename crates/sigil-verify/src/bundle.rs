@@ -5,9 +5,11 @@
 //! (message signature, or DSSE over PAE with the artifact among the statement's subjects), and
 //! finally the signer's identity.
 //!
-//! # Not yet verified (fails closed)
-//! RFC 3161 timestamps and Rekor v2 entries (which carry no integrated time and need a TSA
-//! timestamp): such bundles are rejected with a message saying so, never accepted unchecked.
+//! Time of signing: a short-lived certificate is checked at every time the bundle proves,
+//! namely each integrated time vouched for by a SET and each RFC 3161 timestamp that verifies
+//! (see [`crate::tsa`] for the timestamp rules, which follow sigstore-go and sigstore-python);
+//! there must be at least one. Rekor v2 entries ([`crate::rekor_v2`]) carry no integrated
+//! time, so they need a timestamp.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -21,7 +23,10 @@ use sigil_core::trust_root::TrustedRoot;
 
 use crate::identity::IdentityPolicy;
 use crate::verdict::Failure;
-use crate::{x509, TlogPolicy};
+use crate::{rekor_v2, tsa, x509, TlogPolicy};
+
+/// Upper bound on log entries in one bundle (sigstore-go `limits.MaxAllowedTlogEntries`).
+const MAX_TLOG_ENTRIES: usize = 32;
 
 /// What was signed: the artifact's bytes, or only its SHA-256 digest.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +66,8 @@ pub enum SctPolicy {
 pub struct VerifiedBundle {
     /// The integrated times the log vouched for (unix seconds).
     pub timestamps: Vec<i64>,
+    /// The times of the RFC 3161 timestamps that verified (unix seconds).
+    pub signed_timestamps: Vec<i64>,
     /// The signer's identity, for certificate-signed bundles.
     pub identity: Option<CertificateIdentity>,
     /// The DSSE payload, for DSSE bundles.
@@ -102,18 +109,6 @@ pub fn verify_bundle(
             "a v0.3 bundle carries the leaf certificate only, not a chain",
         );
     }
-    // Fail closed: a timestamp we cannot check could be the one that makes this bundle
-    // invalid (it may lie outside the certificate's validity).
-    if vm
-        .timestamp_verification_data
-        .as_ref()
-        .is_some_and(|t| !t.rfc3161_timestamps.is_empty())
-    {
-        return fail(
-            bundle_err,
-            "the bundle carries RFC 3161 timestamps, which sigil does not verify yet",
-        );
-    }
     // The key that signed: the leaf's, or the given one.
     let (signing_key, leaf) = match signer {
         BundleSigner::Key(k) => {
@@ -149,6 +144,26 @@ pub fn verify_bundle(
                 "expected exactly one log entry in bundle, found none",
             );
         }
+        if vm.tlog_entries.len() > MAX_TLOG_ENTRIES {
+            return fail(
+                tlog_err,
+                format!(
+                    "too many tlog entries: {} > {MAX_TLOG_ENTRIES}",
+                    vm.tlog_entries.len()
+                ),
+            );
+        }
+        // sigstore-go: duplicates could otherwise be counted twice toward a threshold.
+        for (i, a) in vm.tlog_entries.iter().enumerate() {
+            if vm
+                .tlog_entries
+                .iter()
+                .skip(i + 1)
+                .any(|b| a.log_id.key_id.0 == b.log_id.key_id.0 && a.log_index.0 == b.log_index.0)
+            {
+                return fail(tlog_err, "duplicate tlog entries found");
+            }
+        }
         for entry in &vm.tlog_entries {
             if let Some(t) =
                 verify_entry(entry, version, root, &content, &signing_key, leaf.as_ref())?
@@ -158,20 +173,52 @@ pub fn verify_bundle(
         }
     }
 
-    // 2. Certificate chain at the log time, SCT, identity.
+    // 2. Signed (RFC 3161) timestamps over the signature.
+    let stamps: Vec<&[u8]> = vm
+        .timestamp_verification_data
+        .as_ref()
+        .map(|t| {
+            t.rfc3161_timestamps
+                .iter()
+                .map(|s| s.signed_timestamp.0.as_slice())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut signed_timestamps = Vec::new();
+    if !stamps.is_empty() {
+        let (verified, skipped) = tsa::verify_timestamps(&stamps, content.signature(), root)
+            .map_err(|d| Failure::Timestamp { detail: d })?;
+        if verified.is_empty() {
+            return fail(
+                |d| Failure::Timestamp { detail: d },
+                format!(
+                    "threshold not met for verified signed timestamps: 0 < 1: {}",
+                    skipped.join("; ")
+                ),
+            );
+        }
+        signed_timestamps = verified.into_iter().map(|v| v.time).collect();
+    }
+
+    // 3. Certificate chain at every verified time, SCT, identity.
     let mut identity = None;
     if let (BundleSigner::Identity(policy), Some(leaf)) = (signer, &leaf) {
-        if tlog == TlogPolicy::Ignore {
+        if tlog == TlogPolicy::Ignore && signed_timestamps.is_empty() {
             return fail(|d| Failure::Certificate { detail: d }, "a short-lived certificate needs a log or timestamp proof of when it was used; it cannot be verified with the log ignored");
         }
-        if timestamps.is_empty() {
+        let times: Vec<i64> = timestamps
+            .iter()
+            .chain(&signed_timestamps)
+            .copied()
+            .collect();
+        if times.is_empty() {
             return fail(
                 tlog_err,
-                "bundle must contain an inclusion promise or signed timestamp(s)",
+                "bundle must contain an inclusion promise or signed timestamp(s): no verified time of signing",
             );
         }
         let extra: Vec<&[u8]> = certs.iter().skip(1).copied().collect();
-        for t in &timestamps {
+        for t in &times {
             let issuer = x509::verify_chain(leaf, &extra, root, *t)
                 .map_err(|e| Failure::Certificate { detail: e })?;
             if sct == SctPolicy::Required {
@@ -185,10 +232,11 @@ pub fn verify_bundle(
         identity = Some(id);
     }
 
-    // 3. The signature over the artifact.
+    // 4. The signature over the artifact.
     let dsse_payload = content.verify_signature(&signing_key, artifact)?;
     Ok(VerifiedBundle {
         timestamps,
+        signed_timestamps,
         identity,
         dsse_payload,
     })
@@ -208,6 +256,15 @@ pub(crate) enum SignedContent<'a> {
 }
 
 impl<'a> SignedContent<'a> {
+    /// The signature bytes (what RFC 3161 timestamps are over).
+    pub(crate) fn signature(&self) -> &'a [u8] {
+        match self {
+            SignedContent::Message { signature, .. } | SignedContent::Dsse { signature, .. } => {
+                signature
+            }
+        }
+    }
+
     fn from_bundle(b: &'a Bundle) -> Result<SignedContent<'a>, Failure> {
         if let Some(m) = &b.message_signature {
             let digest = m.message_digest.as_ref().map(|d| d.digest.0.as_slice());
@@ -310,11 +367,10 @@ fn verify_entry(
         entry.kind_version.kind.as_str(),
         entry.kind_version.version.as_str(),
     );
-    if matches!(kv, ("hashedrekord", "0.0.2") | ("dsse", "0.0.2")) {
-        return fail(
-            tlog_err,
-            "Rekor v2 entries need an RFC 3161 timestamp, which sigil does not verify yet",
-        );
+    if kv.1 == "0.0.2" && kv.0 != "intoto" {
+        // Rekor v2: inclusion only, no time (sigstore-go `IsRekorV2`).
+        rekor_v2::verify_entry(entry, root, content, key, leaf)?;
+        return Ok(None);
     }
     let log = root.tlog(&entry.log_id.key_id.0).ok_or_else(|| {
         tlog_err(format!(

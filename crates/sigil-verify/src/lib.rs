@@ -13,6 +13,8 @@ mod attestation;
 mod bundle;
 mod identity;
 mod image;
+mod rekor_v2;
+mod tsa;
 mod verdict;
 mod x509;
 

@@ -70,6 +70,8 @@ pub enum Failure {
     Certificate { detail: String },
     /// No valid embedded SCT from a trusted CT log.
     Sct { detail: String },
+    /// The bundle's RFC 3161 timestamps: none verified, or they break a rule.
+    Timestamp { detail: String },
     /// The certificate names another signer.
     Identity {
         expected_identity: String,
@@ -115,6 +117,7 @@ impl fmt::Display for Failure {
             }
             Failure::Certificate { detail } => write!(f, "certificate: {detail}"),
             Failure::Sct { detail } => write!(f, "certificate timestamp (SCT): {detail}"),
+            Failure::Timestamp { detail } => write!(f, "signed timestamp (RFC 3161): {detail}"),
             Failure::Identity { subjects, issuer, .. } => write!(
                 f,
                 "none of the expected identities matched what was in the certificate, got subjects [{}] with issuer {issuer}",

@@ -19,22 +19,6 @@ use sigil_verify::{
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-/// Passing cases sigil cannot verify yet because they need RFC 3161 timestamps (Rekor v2
-/// entries carry no integrated time). They must fail closed until TSA support lands; this
-/// list makes that explicit and breaks when support arrives.
-const NEEDS_TSA: &[&str] = &[
-    "bundle-with-sct-with-extensions",
-    "managed-key-happy-path",
-    "rekor2-checkpoint-multiple-cosigs",
-    "rekor2-checkpoint-origin-not-first",
-    "rekor2-checkpoint-two-sigs-cosigned",
-    "rekor2-dsse-happy-path",
-    "rekor2-happy-path",
-    "rekor2-timestamp-with-embedded-cert",
-    "rekor2-timestamp-with-expired-cert-chain",
-    "rekor2-timestamp-without-embedded-cert",
-];
-
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
@@ -107,7 +91,7 @@ fn bundle_verify_suite() {
     let mut report = String::new();
     for dir in &cases {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let should_pass = !name.ends_with("_fail") && !NEEDS_TSA.contains(&name.as_str());
+        let should_pass = !name.ends_with("_fail");
         for by_digest in [false, true] {
             let got = run_case(dir, by_digest);
             let form = if by_digest { "digest" } else { "path" };
