@@ -473,29 +473,15 @@ fn san_names(cert: &x509_cert::Certificate) -> Vec<String> {
     out
 }
 
-/// ECDSA verification of a signature over a precomputed digest.
+/// Verification of a signature over a precomputed digest: ECDSA P-256/P-384 and RSA
+/// PKCS#1 v1.5 (see [`PublicKey::verify_prehashed`]).
 fn verify_prehashed(key: &PublicKey, digest: &[u8], sig: &[u8]) -> Result<(), RekorError> {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(key.spki_der())
-        .map_err(|e| RekorError::InvalidKey(e.to_string()))?;
-    let point = spki.subject_public_key.raw_bytes();
-    let bad = |e: p256::ecdsa::Error| RekorError::BadSignature(e.to_string());
-    match key.algorithm() {
-        KeyAlgorithm::EcdsaP256 => {
-            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                .map_err(|e| RekorError::InvalidKey(e.to_string()))?;
-            let s = p256::ecdsa::Signature::from_der(sig).map_err(bad)?;
-            vk.verify_prehash(digest, &s).map_err(bad)
-        }
-        KeyAlgorithm::EcdsaP384 => {
-            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                .map_err(|e| RekorError::InvalidKey(e.to_string()))?;
-            let s = p384::ecdsa::Signature::from_der(sig).map_err(bad)?;
-            vk.verify_prehash(digest, &s).map_err(bad)
-        }
-        other => Err(RekorError::InvalidKey(format!(
-            "{} keys are not supported for hashedrekord entries here (only ECDSA P-256/P-384)",
-            other.key_details()
-        ))),
+    if key.algorithm() == KeyAlgorithm::Ed25519 {
+        return Err(RekorError::InvalidKey(format!(
+            "{} keys are not supported for hashedrekord entries here (ECDSA P-256/P-384 and RSA are)",
+            KeyAlgorithm::Ed25519.key_details()
+        )));
     }
+    key.verify_prehashed(digest, sig)
+        .map_err(|e| RekorError::BadSignature(e.to_string()))
 }
