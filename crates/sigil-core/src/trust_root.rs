@@ -109,6 +109,8 @@ pub enum TrustRootError {
     Json(String),
     #[error("unsupported trusted root media type `{0}`")]
     MediaType(String),
+    #[error("unsupported client trust config media type `{0}`")]
+    ConfigMediaType(String),
     #[error("log key `{0}` has no validFor.start")]
     MissingStart(String),
     #[error("log key `{log}` cannot be parsed: {detail}")]
@@ -184,6 +186,16 @@ pub fn trusted_root_from_any(bytes: &[u8]) -> Result<TrustedRoot, TrustRootError
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| TrustRootError::Json(e.to_string()))?;
     if let Some(tr) = v.get("trustedRoot") {
+        // sigstore-python rejects a ClientTrustConfig of another type (`config.badtype.json`).
+        if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
+            if !matches!(
+                mt,
+                "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+                    | "application/vnd.dev.sigstore.clienttrustconfig+json;version=0.1"
+            ) {
+                return Err(TrustRootError::ConfigMediaType(mt.to_owned()));
+            }
+        }
         let bytes = serde_json::to_vec(tr).map_err(|e| TrustRootError::Json(e.to_string()))?;
         return TrustedRoot::from_json(&bytes);
     }

@@ -417,3 +417,41 @@ fn check_tsa_leaf(cert: &Certificate) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn staging() -> TrustedRoot {
+        TrustedRoot::from_json(include_bytes!(
+            "../testdata/trust/staging/trusted_root.json"
+        ))
+        .unwrap()
+    }
+
+    /// sigstore-python issue 1482: a response without embedded certificates verifies with
+    /// the trusted root's TSA leaf (`test_verify_signed_timestamp_regression`).
+    #[test]
+    fn timestamp_without_embedded_certificate_uses_trusted_leaf() {
+        let resp =
+            include_bytes!("../testdata/sigstore-python/tsa/issue1482-timestamp-with-no-cert");
+        let message = include_bytes!("../testdata/sigstore-python/tsa/issue1482-message");
+        let (verified, skipped) = verify_timestamps(&[resp], message, &staging()).unwrap();
+        assert_eq!(verified.len(), 1, "{skipped:?}");
+        assert!(verified[0].time > 1_700_000_000);
+        // Over another message, the imprint does not match.
+        let (verified, skipped) = verify_timestamps(&[resp], b"other", &staging()).unwrap();
+        assert!(verified.is_empty());
+        assert!(skipped[0].contains("message imprint"), "{skipped:?}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b""[..], b"\x30\x03\x02\x01\x00", b"\x30\x80", &[0xff; 64]] {
+            let (verified, skipped) = verify_timestamps(&[bytes], b"sig", &staging()).unwrap();
+            assert!(verified.is_empty());
+            assert_eq!(skipped.len(), 1);
+        }
+    }
+}
