@@ -406,6 +406,12 @@ impl Engine {
                         None,
                     )
                 }
+                Err(VerifyError::AttestationFailed(m)) => (
+                    RuleStatus::Fail,
+                    m,
+                    j.action == FailureAction::Enforce,
+                    None,
+                ),
                 Err(VerifyError::Unsupported(m)) => (
                     RuleStatus::Error,
                     format!("failed to verify image {}: {m}", img.raw),
@@ -557,3 +563,7 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_attestation_tests.rs"]
+mod attestation_tests;

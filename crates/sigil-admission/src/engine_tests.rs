@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, Statement};
 use sigil_core::keys::PrivateKey;
 use sigil_core::{Digest, ImageRef, SimpleSigningPayload};
-use sigil_verify::SignatureCandidate;
+use sigil_verify::{AttestationCandidate, SignatureCandidate};
 
 use super::*;
+use crate::fetcher::Fetcher;
 use crate::policy::{load_policies, parse_policies};
-use crate::verifier::{Fetcher, ImageVerifier, VerifierOptions, VerifyError};
+use crate::verifier::{ImageVerifier, VerifierOptions, VerifyError};
 
 pub const ZULU: &str = "sha256:476b21f1a75dc90fac3579ee757f4607bb5546f476195cf645c54badf558c0db";
 
@@ -24,6 +26,8 @@ pub const ZULU: &str = "sha256:476b21f1a75dc90fac3579ee757f4607bb5546f476195cf64
 pub struct MemFetcher {
     pub tags: Mutex<HashMap<String, Digest>>,
     pub sigs: Mutex<HashMap<String, Vec<SignatureCandidate>>>,
+    /// `.att` layers by `repo@digest`.
+    pub atts: Mutex<HashMap<String, Vec<AttestationCandidate>>>,
     pub resolves: AtomicUsize,
     pub fetches: AtomicUsize,
     pub delay_ms: u64,
@@ -60,6 +64,19 @@ impl Fetcher for MemFetcher {
             .get(&format!("{}@{digest}", repository.name()))
             .cloned())
     }
+    async fn attestation_layers(
+        &self,
+        repository: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Vec<AttestationCandidate>, VerifyError> {
+        Ok(self
+            .atts
+            .lock()
+            .unwrap()
+            .get(&format!("{}@{digest}", repository.name()))
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 impl MemFetcher {
@@ -86,13 +103,45 @@ impl MemFetcher {
     }
 }
 
+impl MemFetcher {
+    /// A key-signed `.att` layer (no log entry) stating `predicate` of `predicate_type`
+    /// about `repo@digest`.
+    pub fn attest(
+        &self,
+        key: &PrivateKey,
+        repo: &str,
+        digest: &str,
+        predicate_type: &str,
+        predicate: &Value,
+    ) {
+        let r: ImageRef = repo.parse().unwrap();
+        let d: Digest = digest.parse().unwrap();
+        let mut st = Statement::for_image(&r, &d, "custom", b"{}", "t").unwrap();
+        st.predicate_type = predicate_type.to_owned();
+        st.predicate = predicate.clone();
+        let (mut env, to_sign) = envelope_to_sign(st.to_bytes());
+        add_signature(&mut env, key.sign(&to_sign).unwrap());
+        self.atts
+            .lock()
+            .unwrap()
+            .entry(format!("{}@{d}", r.name()))
+            .or_default()
+            .push(AttestationCandidate::Legacy {
+                envelope: envelope_json(&env),
+                certificate_pem: None,
+                chain_pem: None,
+                rekor_bundle: None,
+            });
+    }
+}
+
 pub fn testdata(p: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata")
         .join(p)
 }
 
-fn engine(policies: Vec<Policy>, f: Arc<MemFetcher>) -> Engine {
+pub fn engine(policies: Vec<Policy>, f: Arc<MemFetcher>) -> Engine {
     Engine::new(
         policies,
         ImageVerifier::new(f, VerifierOptions::default()),
@@ -100,7 +149,7 @@ fn engine(policies: Vec<Policy>, f: Arc<MemFetcher>) -> Engine {
     )
 }
 
-fn pod(name: &str, ns: &str, spec: Value) -> Request {
+pub fn pod(name: &str, ns: &str, spec: Value) -> Request {
     Request {
         kind: "Pod".into(),
         namespace: ns.into(),

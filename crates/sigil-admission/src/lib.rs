@@ -7,8 +7,12 @@
 //!   the images of Pods and pod controllers.
 //! - `engine`: rule matching, verification and the mutate/validate answers
 //!   (JSONPatch, annotations, Kyverno's deny message).
-//! - `verifier`: the attestor → `sigil_verify::ImagePolicy` mapping, the registry fetcher,
-//!   and the verdict cache (TTL, negative TTL, single-flight).
+//! - `verifier`: signatures and attestations of one image checked against a `verifyImages`
+//!   entry through `sigil-verify`, and the verdict cache (TTL, negative TTL, single-flight).
+//! - `attestor`: the attestor → `sigil_verify::ImagePolicy` mapping.
+//! - `fetcher`: signatures, attestations and digests from the registry (`.sig`/`.att` tags
+//!   and Sigstore bundle referrers).
+//! - `conditions`: Kyverno's attestation `conditions` (JMESPath, operators).
 //! - `server`: the AdmissionReview webhook over HTTPS, `/metrics`, `/healthz`, `/readyz`,
 //!   policy reload.
 //! - `manifests`: the Kubernetes objects that deploy the webhook.
@@ -18,8 +22,11 @@
 //! never trusts a user-writable annotation, and every container list of every pod
 //! controller is inspected.
 
+mod attestor;
+mod conditions;
 mod engine;
 mod error;
+mod fetcher;
 pub mod image;
 mod manifests;
 mod matching;
@@ -34,11 +41,10 @@ pub mod wildcard;
 // The public interface is:
 pub use engine::{Engine, EngineOptions, Evaluation, Phase, Request, RuleResult, RuleStatus};
 pub use error::Error;
+pub use fetcher::{BundleBlob, Fetcher, RegistryFetcher};
 pub use manifests::{manifests, ManifestOptions};
 pub use policy::{load_policies, parse_documents, parse_policies, Policy, PolicySet};
 pub use review::{review_response, AdmissionRequest};
 pub use server::{router, serve, AppState, ServeOptions, TlsSource};
 pub use tls::{self_signed, SelfSigned};
-pub use verifier::{
-    Fetcher, ImageVerifier, RegistryFetcher, VerifiedImage, VerifierOptions, VerifyError,
-};
+pub use verifier::{ImageVerifier, VerifiedImage, VerifierOptions, VerifyError};

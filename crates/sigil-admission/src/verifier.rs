@@ -22,20 +22,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use sigil_core::keys::PublicKey;
+use sigil_core::intoto::COSIGN_SIGN_PREDICATE;
 use sigil_core::trust_root::TrustedRoot;
 use sigil_core::{Digest, ImageRef};
-use sigil_oci::cosign::{fetch_layers, Attachment};
-use sigil_oci::Client;
 use sigil_verify::{
-    GithubExpectations, IdentityPolicy, ImagePolicy, Matcher, SctPolicy, SignatureCandidate,
-    TlogPolicy, Trust,
+    AttestationCandidate, Failure, ImagePolicy, PredicateFilter, SignatureCandidate, Verdict,
 };
 
+use crate::attestor::image_policy;
+use crate::conditions;
+use crate::fetcher::{BundleBlob, Fetcher};
 use crate::image::ImageInfo;
-use crate::policy::{Attestor, AttestorSet, ImageVerification, Keyless, SignatureType};
-use crate::wildcard;
+use crate::policy::{
+    Attestation, Attestor, AttestorSet, ImageVerification, Keyless, SignatureType,
+};
 
 /// Why an image did not verify.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,72 +51,13 @@ pub enum VerifyError {
     /// blocks under `failurePolicy: Fail`).
     #[error("{0}")]
     Unavailable(String),
+    /// An `attestations` entry failed; the message carries its `.attestations[i]…` path, as
+    /// Kyverno reports it (rule *fail*, without the `failed to verify image` prefix).
+    #[error("{0}")]
+    AttestationFailed(String),
     /// The policy asks for a check sigil cannot make yet; always refused, never allowed.
     #[error("{0}")]
     Unsupported(String),
-}
-
-/// Where signatures and digests come from.
-#[async_trait::async_trait]
-pub trait Fetcher: Send + Sync + 'static {
-    /// The digest `image`'s tag points to now.
-    async fn resolve(&self, image: &ImageRef) -> Result<Digest, VerifyError>;
-    /// The `.sig` layers attached to `digest` in `repository`; `None` when there are none.
-    async fn signatures(
-        &self,
-        repository: &ImageRef,
-        digest: &Digest,
-    ) -> Result<Option<Vec<SignatureCandidate>>, VerifyError>;
-}
-
-/// [`Fetcher`] over sigil's registry client (the same layout reading as `sigil verify`).
-#[derive(Debug)]
-pub struct RegistryFetcher {
-    pub client: Arc<Client>,
-}
-
-fn transport(e: sigil_oci::Error) -> VerifyError {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    VerifyError::Unavailable(msg)
-}
-
-#[async_trait::async_trait]
-impl Fetcher for RegistryFetcher {
-    async fn resolve(&self, image: &ImageRef) -> Result<Digest, VerifyError> {
-        match self.client.head_manifest(image).await {
-            Ok(Some(d)) => Ok(d.digest),
-            Ok(None) => Err(VerifyError::Failed(format!("image not found: {image}"))),
-            Err(e) => Err(transport(e)),
-        }
-    }
-
-    async fn signatures(
-        &self,
-        repository: &ImageRef,
-        digest: &Digest,
-    ) -> Result<Option<Vec<SignatureCandidate>>, VerifyError> {
-        let layers = fetch_layers(&self.client, repository, digest, Attachment::Signature)
-            .await
-            .map_err(transport)?;
-        Ok(layers.map(|layers| {
-            layers
-                .into_iter()
-                .map(|l| SignatureCandidate {
-                    signature_b64: l.signature_b64().map(str::to_owned),
-                    certificate_pem: l.certificate().map(str::to_owned),
-                    chain_pem: l.chain().map(str::to_owned),
-                    rekor_bundle: l.bundle().map(str::to_owned),
-                    payload: l.payload.to_vec(),
-                })
-                .collect()
-        }))
-    }
 }
 
 /// Cache and timing settings.
@@ -300,9 +244,9 @@ impl ImageVerifier {
                         let outcome = verify_uncached(fetcher, root, job, digest).await;
                         let life = match &outcome {
                             Ok(_) => Some(ttl),
-                            Err(VerifyError::Failed(_)) | Err(VerifyError::Unsupported(_)) => {
-                                Some(neg)
-                            }
+                            Err(VerifyError::Failed(_))
+                            | Err(VerifyError::AttestationFailed(_))
+                            | Err(VerifyError::Unsupported(_)) => Some(neg),
                             Err(VerifyError::Unavailable(_)) => None,
                         };
                         if let Ok(mut map) = verdicts.lock() {
@@ -374,28 +318,16 @@ async fn verify_uncached(
     digest: Digest,
 ) -> Outcome {
     let entry = &job.entry;
-    match entry.type_ {
-        SignatureType::Cosign => {}
-        SignatureType::SigstoreBundle => {
-            return Err(VerifyError::Unsupported(
-                "type SigstoreBundle (bundle referrers) is not supported by sigil's admission controller yet".into(),
-            ))
-        }
-        SignatureType::Notary => {
-            return Err(VerifyError::Unsupported(
-                "type Notary is not supported by sigil".into(),
-            ))
-        }
-    }
-    if !entry.attestations.is_empty() {
+    if entry.type_ == SignatureType::Notary {
         return Err(VerifyError::Unsupported(
-            ".attestations: attestation verification is not available in sigil's admission controller yet".into(),
+            "type Notary is not supported by sigil".into(),
         ));
     }
     let mut ctx = Ctx {
         fetcher,
         trusted_root,
         image: job.image.reference.with_digest(digest.clone()),
+        kind: entry.type_,
         default_repo: match &entry.repository {
             Some(r) => Some(parse_repo(r)?),
             None => None,
@@ -404,7 +336,12 @@ async fn verify_uncached(
         fetched: BTreeMap::new(),
     };
     for (s, set) in entry.effective_attestors().iter().enumerate() {
-        ctx.verify_set(set, &format!(".attestors[{s}]")).await?;
+        ctx.verify_set(set, &format!(".attestors[{s}]"), Target::Signatures)
+            .await?;
+    }
+    for (a, att) in entry.attestations.iter().enumerate() {
+        ctx.verify_attestation(att, &format!(".attestations[{a}]"))
+            .await?;
     }
     Ok(digest)
 }
@@ -415,14 +352,32 @@ fn parse_repo(r: &str) -> Result<ImageRef, VerifyError> {
     })
 }
 
+/// What an attestor entry is checked against.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// Image signatures (`.sig` layers and v3 bundle signatures).
+    Signatures,
+    /// Attestations of one predicate type, then the attestation's conditions.
+    Attestation(&'a Attestation, &'a str),
+}
+
+/// What was fetched from one repository for the image, each part at most once.
+#[derive(Default)]
+struct Fetched {
+    signatures: Option<Vec<SignatureCandidate>>,
+    bundles: Option<Vec<BundleBlob>>,
+    attestation_layers: Option<Vec<AttestationCandidate>>,
+}
+
 struct Ctx {
     fetcher: Arc<dyn Fetcher>,
     trusted_root: Option<Arc<TrustedRoot>>,
     image: ImageRef,
+    kind: SignatureType,
     default_repo: Option<ImageRef>,
     digest: Digest,
-    /// Signatures per repository, fetched once per image.
-    fetched: BTreeMap<String, Option<Vec<SignatureCandidate>>>,
+    /// Per repository, fetched once per image.
+    fetched: BTreeMap<String, Fetched>,
 }
 
 impl Ctx {
@@ -432,6 +387,7 @@ impl Ctx {
         &'a mut self,
         set: &'a AttestorSet,
         at: &'a str,
+        target: Target<'a>,
     ) -> BoxFuture<'a, Result<(), VerifyError>> {
         async move {
             let need = set.required_count();
@@ -440,7 +396,7 @@ impl Ctx {
             let mut unavailable: Option<VerifyError> = None;
             for (e, entry) in set.entries.iter().enumerate() {
                 let here = format!("{at}.entries[{e}].{}", entry.kind_name());
-                match self.verify_entry(entry, &here).await {
+                match self.verify_entry(entry, &here, target).await {
                     Ok(()) => {
                         passed += 1;
                         if passed >= need {
@@ -448,6 +404,8 @@ impl Ctx {
                         }
                     }
                     Err(VerifyError::Failed(m)) => failures.push(format!("{here}: {m}")),
+                    // Nested sets already carry their paths.
+                    Err(VerifyError::AttestationFailed(m)) => failures.push(m),
                     // A check sigil cannot make is never skipped, even if other entries
                     // could reach `count`.
                     Err(u @ VerifyError::Unsupported(_)) => {
@@ -461,14 +419,22 @@ impl Ctx {
             if let Some(u) = unavailable {
                 return Err(u);
             }
-            Err(VerifyError::Failed(failures.join("; ")))
+            match target {
+                Target::Signatures => Err(VerifyError::Failed(failures.join("; "))),
+                Target::Attestation(..) => Err(VerifyError::AttestationFailed(failures.join("; "))),
+            }
         }
         .boxed()
     }
 
-    async fn verify_entry(&mut self, entry: &Attestor, at: &str) -> Result<(), VerifyError> {
+    async fn verify_entry(
+        &mut self,
+        entry: &Attestor,
+        at: &str,
+        target: Target<'_>,
+    ) -> Result<(), VerifyError> {
         if let Some(nested) = &entry.attestor {
-            return self.verify_set(nested, at).await;
+            return self.verify_set(nested, at, target).await;
         }
         let policy = image_policy(entry, self.trusted_root.clone())?;
         let repo = match &entry.repository {
@@ -478,348 +444,228 @@ impl Ctx {
                 .clone()
                 .unwrap_or_else(|| self.image.clone()),
         };
-        let key = repo.name();
-        if !self.fetched.contains_key(&key) {
-            let got = self.fetcher.signatures(&repo, &self.digest).await?;
-            self.fetched.insert(key.clone(), got);
+        match target {
+            Target::Signatures => self.check_signatures(&repo, &policy).await,
+            Target::Attestation(att, predicate_type) => {
+                self.check_attestations(&repo, &policy, att, predicate_type)
+                    .await
+            }
         }
-        let candidates = self
-            .fetched
-            .get(&key)
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let verdict =
-            sigil_verify::verify_candidates(&self.image, &self.digest, candidates, &policy);
-        match verdict.error_message() {
+    }
+
+    /// `.sig` signatures (type Cosign), and cosign v3 bundle signatures (both types), as
+    /// `sigil verify` reads them: either generation verifying is enough.
+    async fn check_signatures(
+        &mut self,
+        repo: &ImageRef,
+        policy: &ImagePolicy,
+    ) -> Result<(), VerifyError> {
+        let mut verdict = None;
+        if self.kind == SignatureType::Cosign {
+            let candidates = self.signatures(repo).await?;
+            let v = sigil_verify::verify_candidates(&self.image, &self.digest, candidates, policy);
+            if v.is_verified() {
+                return Ok(());
+            }
+            verdict = Some(v);
+        }
+        let bundles: Vec<Vec<u8>> = self
+            .bundles(repo)
+            .await?
+            .into_iter()
+            .filter(|b| {
+                b.predicate_type
+                    .as_deref()
+                    .is_none_or(|t| t == COSIGN_SIGN_PREDICATE)
+            })
+            .map(|b| b.bundle)
+            .collect();
+        let v3 = sigil_verify::verify_bundle_signatures(&self.image, &self.digest, bundles, policy);
+        let merged = match verdict {
+            Some(legacy) => merge(legacy, v3),
+            None => v3,
+        };
+        match merged.error_message() {
             None => Ok(()),
             Some(m) => Err(VerifyError::Failed(m)),
         }
     }
-}
 
-/// The attestor → pipeline-policy mapping.
-/// - `keys.publicKeys` → `Trust::Key`; `rekor.ignoreTlog` → the log policy (Kyverno: an
-///   omitted `rekor` block means the log is required); entry `annotations` → required
-///   payload annotations.
-/// - `keyless` → `Trust::Keyless` against the trusted root: `subject` (Kyverno wildcard,
-///   against every SAN) OR `subjectRegExp` (unanchored, as Kyverno's Go `MatchString`);
-///   `issuer` or `issuerRegExp`; `additionalExtensions` GitHub values (exact);
-///   `ctlog.ignoreSCT` → the SCT policy.
-///
-/// Everything the pipeline cannot check is refused with a message, never skipped.
-fn image_policy(
-    entry: &Attestor,
-    root: Option<Arc<TrustedRoot>>,
-) -> Result<ImagePolicy, VerifyError> {
-    let unsupported = |m: &str| Err(VerifyError::Unsupported(m.to_owned()));
-    if let Some(keys) = &entry.keys {
-        if keys.kms.is_some() {
-            return unsupported(
-                "KMS keys are not supported by sigil; give the public key in publicKeys",
-            );
-        }
-        if keys.secret.is_some() {
-            return unsupported(
-                "keys from Kubernetes Secrets are not supported by sigil; give the public key in publicKeys",
-            );
-        }
-        let pem = keys.public_keys.as_deref().unwrap_or("");
-        if pem.contains("://") || pem.contains("{{") {
-            return Err(VerifyError::Unsupported(format!(
-                "key reference `{pem}` is not supported by sigil; give the PEM in publicKeys"
+    /// Kyverno's attestation check for one attestor entry: the attestations of
+    /// `predicate_type` that this attestor signed (`.att` layers and bundle referrers,
+    /// through the pipeline of `sigil verify-attestation`), then the conditions over each
+    /// one's predicate; every such attestation must satisfy them.
+    async fn check_attestations(
+        &mut self,
+        repo: &ImageRef,
+        policy: &ImagePolicy,
+        att: &Attestation,
+        predicate_type: &str,
+    ) -> Result<(), VerifyError> {
+        let mut candidates = if self.kind == SignatureType::Cosign {
+            self.attestation_layers(repo).await?
+        } else {
+            Vec::new()
+        };
+        candidates.extend(
+            self.bundles(repo)
+                .await?
+                .into_iter()
+                .filter(|b| b.predicate_type.as_deref() != Some(COSIGN_SIGN_PREDICATE))
+                .map(|b| AttestationCandidate::Bundle { bundle: b.bundle }),
+        );
+        let verdict = sigil_verify::verify_attestations(
+            &self.image,
+            &self.digest,
+            candidates,
+            policy,
+            PredicateFilter::Exactly(predicate_type),
+        );
+        if verdict.verified.is_empty() {
+            let other_types_only = verdict
+                .rejected
+                .iter()
+                .all(|(_, f)| matches!(f, Failure::PredicateTypeMismatch { .. }));
+            if other_types_only {
+                // Kyverno's words, spelling included.
+                return Err(VerifyError::Failed(format!(
+                    "attestions not found for predicate type {predicate_type}"
+                )));
+            }
+            let reasons: Vec<String> = verdict
+                .rejected
+                .iter()
+                .map(|(_, f)| f.to_string())
+                .collect();
+            return Err(VerifyError::Failed(format!(
+                "no matching attestations: {}",
+                reasons.join("\n ")
             )));
         }
-        if keys
-            .rekor
-            .as_ref()
-            .is_some_and(|r| r.pubkey.is_some() && !r.ignore_tlog)
-        {
-            return unsupported(
-                "rekor.pubkey is not supported; put the log in the trust config (--trust-config)",
-            );
+        for v in &verdict.verified {
+            let predicate = statement_predicate(&v.payload_json).map_err(VerifyError::Failed)?;
+            match conditions::evaluate(&att.conditions, &predicate) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(VerifyError::Failed(format!(
+                        "attestation checks failed for {} and predicate {predicate_type}",
+                        self.image
+                    )))
+                }
+                Err(e) => {
+                    return Err(VerifyError::Failed(format!(
+                        "failed to check attestations: {e}"
+                    )))
+                }
+            }
         }
-        let key = PublicKey::from_pem(pem.as_bytes())
-            .map_err(|e| VerifyError::Failed(format!("invalid public key: {e}")))?;
-        let ignore = keys.rekor.as_ref().is_some_and(|r| r.ignore_tlog);
-        return Ok(ImagePolicy {
-            trust: Trust::Key(key),
-            tlog: if ignore {
-                TlogPolicy::Ignore
-            } else {
-                TlogPolicy::Required
-            },
-            trusted_root: root,
-            annotations: entry.annotations.clone(),
-        });
+        Ok(())
     }
-    if let Some(k) = &entry.keyless {
-        return keyless_policy(k, entry, root);
-    }
-    if entry.certificates.is_some() {
-        return unsupported(
-            "certificate attestors are not available yet in sigil's verification pipeline; the image is refused",
-        );
-    }
-    unsupported("attestor without keys, keyless or certificates")
-}
 
-fn keyless_policy(
-    k: &Keyless,
-    entry: &Attestor,
-    root: Option<Arc<TrustedRoot>>,
-) -> Result<ImagePolicy, VerifyError> {
-    let unsupported = |m: String| Err(VerifyError::Unsupported(m));
-    if k.roots.is_some() {
-        return unsupported(
-            "keyless.roots (a CA given in the policy) is not supported yet; put the CA in the trust config given by --trust-config".into(),
-        );
-    }
-    if k.rekor.as_ref().is_some_and(|r| r.pubkey.is_some())
-        || k.ctlog.as_ref().is_some_and(|c| c.pubkey.is_some())
-    {
-        return unsupported(
-            "rekor.pubkey / ctlog.pubkey are not supported; put the log keys in the trust config given by --trust-config".into(),
-        );
-    }
-    let Some(root) = root else {
-        return unsupported(
-            "keyless verification needs a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
-        );
-    };
-    let bad_re = |e: String| VerifyError::Failed(e);
-    let identity = match (&k.subject, &k.subject_reg_exp) {
-        (None, None) => Matcher::regex("").map_err(bad_re)?,
-        (Some(s), None) if !wildcard::has_wildcard(s) => Matcher::Exact(s.clone()),
-        (Some(s), None) => Matcher::regex(&wildcard_regex(s)).map_err(bad_re)?,
-        (None, Some(r)) => Matcher::regex(r).map_err(bad_re)?,
-        // Kyverno ORs the two.
-        (Some(s), Some(r)) => {
-            Matcher::regex(&format!("(?:{})|(?:{r})", wildcard_regex(s))).map_err(bad_re)?
-        }
-    };
-    let issuer = match (&k.issuer, &k.issuer_reg_exp) {
-        (None, None) => Matcher::regex("").map_err(bad_re)?,
-        (Some(s), None) if !wildcard::has_wildcard(s) => Matcher::Exact(s.clone()),
-        (Some(s), None) => Matcher::regex(&wildcard_regex(s)).map_err(bad_re)?,
-        (None, Some(r)) => Matcher::regex(r).map_err(bad_re)?,
-        (Some(_), Some(_)) => {
-            return unsupported(
-                "issuer together with issuerRegExp is not supported; use one of them".into(),
-            )
-        }
-    };
-    let mut github = GithubExpectations::default();
-    for (name, value) in k.additional_extensions.iter().flatten() {
-        if wildcard::has_wildcard(value) {
-            return unsupported(format!(
-                "additionalExtensions.{name}: wildcard values are not supported; give the exact value"
-            ));
-        }
-        let slot = match name.as_str() {
-            "githubWorkflowTrigger" => &mut github.trigger,
-            "githubWorkflowSha" => &mut github.sha,
-            "githubWorkflowName" => &mut github.name,
-            "githubWorkflowRepository" => &mut github.repository,
-            "githubWorkflowRef" => &mut github.git_ref,
-            other => return unsupported(format!("additionalExtensions.{other} is not supported")),
+    /// One `attestations` entry: its attestor sets (an empty one means any keyless signer
+    /// the trusted root vouches for, as Kyverno's empty attestor), each reaching `count`.
+    async fn verify_attestation(&mut self, att: &Attestation, at: &str) -> Result<(), VerifyError> {
+        let Some(predicate_type) = att.type_.as_deref().or(att.predicate_type.as_deref()) else {
+            return Err(VerifyError::AttestationFailed(format!(
+                "{at}: missing predicateType"
+            )));
         };
-        *slot = Some(value.clone());
-    }
-    let ignore_tlog = k.rekor.as_ref().is_some_and(|r| r.ignore_tlog);
-    let ignore_sct = k.ctlog.as_ref().is_some_and(|c| c.ignore_sct);
-    Ok(ImagePolicy {
-        trust: Trust::Keyless {
-            identity: IdentityPolicy {
-                identity,
-                issuer,
-                github,
-            },
-            sct: if ignore_sct {
-                SctPolicy::Ignore
-            } else {
-                SctPolicy::Required
-            },
-        },
-        tlog: if ignore_tlog {
-            TlogPolicy::Ignore
+        let any_signer;
+        let sets: &[AttestorSet] = if att.attestors.is_empty() {
+            any_signer = [AttestorSet {
+                count: None,
+                entries: vec![Attestor {
+                    keyless: Some(Keyless::default()),
+                    ..Attestor::default()
+                }],
+            }];
+            &any_signer
         } else {
-            TlogPolicy::Required
-        },
-        trusted_root: Some(root),
-        annotations: entry.annotations.clone(),
-    })
+            &att.attestors
+        };
+        for (s, set) in sets.iter().enumerate() {
+            let here = format!("{at}.attestors[{s}]");
+            self.verify_set(set, &here, Target::Attestation(att, predicate_type))
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn slot(&mut self, repo: &ImageRef) -> &mut Fetched {
+        self.fetched.entry(repo.name()).or_default()
+    }
+
+    async fn signatures(
+        &mut self,
+        repo: &ImageRef,
+    ) -> Result<Vec<SignatureCandidate>, VerifyError> {
+        if let Some(s) = &self.slot(repo).signatures {
+            return Ok(s.clone());
+        }
+        let got = self
+            .fetcher
+            .signatures(repo, &self.digest)
+            .await?
+            .unwrap_or_default();
+        self.slot(repo).signatures = Some(got.clone());
+        Ok(got)
+    }
+
+    async fn bundles(&mut self, repo: &ImageRef) -> Result<Vec<BundleBlob>, VerifyError> {
+        if let Some(b) = &self.slot(repo).bundles {
+            return Ok(b.clone());
+        }
+        let got = self.fetcher.bundles(repo, &self.digest).await?;
+        self.slot(repo).bundles = Some(got.clone());
+        Ok(got)
+    }
+
+    async fn attestation_layers(
+        &mut self,
+        repo: &ImageRef,
+    ) -> Result<Vec<AttestationCandidate>, VerifyError> {
+        if let Some(a) = &self.slot(repo).attestation_layers {
+            return Ok(a.clone());
+        }
+        let got = self.fetcher.attestation_layers(repo, &self.digest).await?;
+        self.slot(repo).attestation_layers = Some(got.clone());
+        Ok(got)
+    }
 }
 
-/// A Kyverno wildcard as an anchored regular expression (`*` → `.*`, `?` → `.`).
-fn wildcard_regex(pattern: &str) -> String {
-    let mut re = String::from("^(?s:");
-    for c in pattern.chars() {
-        match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push_str(")$");
-    re
+/// The statement's `predicate` from a verified envelope (`payload` is base64 of the
+/// in-toto statement).
+fn statement_predicate(envelope: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let payload = envelope
+        .get("payload")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("verified envelope has no payload")?;
+    let bytes = B64
+        .decode(payload)
+        .map_err(|e| format!("envelope payload is not base64: {e}"))?;
+    let mut statement: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("statement is not JSON: {e}"))?;
+    Ok(statement
+        .get_mut("predicate")
+        .map(serde_json::Value::take)
+        .unwrap_or(serde_json::Value::Null))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::{Ctlog, Rekor};
-
-    fn root() -> Option<Arc<TrustedRoot>> {
-        let bytes = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("testdata/trust/production-trusted_root.json"),
-        )
-        .unwrap();
-        Some(Arc::new(
-            sigil_core::trust_root::trusted_root_from_any(&bytes).unwrap(),
-        ))
-    }
-
-    fn keyless(k: Keyless) -> Attestor {
-        Attestor {
-            keyless: Some(k),
-            ..Attestor::default()
-        }
-    }
-
-    fn identity(p: &ImagePolicy) -> (&IdentityPolicy, SctPolicy) {
-        match &p.trust {
-            Trust::Keyless { identity, sct } => (identity, *sct),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn keyless_attestors_map_to_keyless_trust() {
-        let lab = keyless(Keyless {
-            subject: Some("https://github.com/u/r/.github/workflows/sign.yml@refs/tags/*".into()),
-            issuer: Some("https://token.actions.githubusercontent.com".into()),
-            rekor: Some(Rekor {
-                url: Some("https://rekor.sigstore.dev".into()),
-                ..Rekor::default()
-            }),
-            ..Keyless::default()
-        });
-        let p = image_policy(&lab, root()).unwrap();
-        assert_eq!(p.tlog, TlogPolicy::Required);
-        assert!(p.trusted_root.is_some());
-        let (id, sct) = identity(&p);
-        assert_eq!(sct, SctPolicy::Required);
-        assert!(id
-            .identity
-            .matches("https://github.com/u/r/.github/workflows/sign.yml@refs/tags/v1.0.0"));
-        assert!(!id
-            .identity
-            .matches("https://github.com/u/r/.github/workflows/sign.yml@refs/heads/main"));
-        assert!(!id.identity.matches(
-            "https://evil.example/https://github.com/u/r/.github/workflows/sign.yml@refs/tags/v1"
-        ));
-        assert!(id
-            .issuer
-            .matches("https://token.actions.githubusercontent.com"));
-        assert!(!id
-            .issuer
-            .matches("https://token.actions.githubusercontent.com.evil"));
-
-        // subject OR subjectRegExp (unanchored, as Kyverno); ignoreSCT / ignoreTlog.
-        let either = keyless(Keyless {
-            subject: Some("a@example.com".into()),
-            subject_reg_exp: Some("@corp\\.example$".into()),
-            issuer_reg_exp: Some("accounts".into()),
-            rekor: Some(Rekor {
-                url: Some("u".into()),
-                ignore_tlog: true,
-                ..Rekor::default()
-            }),
-            ctlog: Some(Ctlog {
-                ignore_sct: true,
-                ..Ctlog::default()
-            }),
-            ..Keyless::default()
-        });
-        let p = image_policy(&either, root()).unwrap();
-        assert_eq!(p.tlog, TlogPolicy::Ignore);
-        let (id, sct) = identity(&p);
-        assert_eq!(sct, SctPolicy::Ignore);
-        assert!(id.identity.matches("a@example.com"));
-        assert!(id.identity.matches("b@corp.example"));
-        assert!(!id.identity.matches("xa@example.com"));
-        assert!(id.issuer.matches("https://accounts.google.com"));
-
-        // GitHub extensions, exact.
-        let mut ext = BTreeMap::new();
-        ext.insert("githubWorkflowTrigger".to_owned(), "push".to_owned());
-        let gh = keyless(Keyless {
-            additional_extensions: Some(ext),
-            rekor: Some(Rekor {
-                url: Some("u".into()),
-                ..Rekor::default()
-            }),
-            ..Keyless::default()
-        });
-        let p = image_policy(&gh, root()).unwrap();
-        assert_eq!(identity(&p).0.github.trigger.as_deref(), Some("push"));
-    }
-
-    #[test]
-    fn what_cannot_be_checked_is_refused() {
-        let base = Keyless {
-            rekor: Some(Rekor {
-                url: Some("u".into()),
-                ..Rekor::default()
-            }),
-            ..Keyless::default()
-        };
-        let unsupported = |a: Attestor, r: Option<Arc<TrustedRoot>>| {
-            matches!(image_policy(&a, r), Err(VerifyError::Unsupported(_)))
-        };
-        assert!(unsupported(keyless(base.clone()), None), "no trusted root");
-        assert!(unsupported(
-            keyless(Keyless {
-                roots: Some("PEM".into()),
-                ..base.clone()
-            }),
-            root()
-        ));
-        assert!(unsupported(
-            keyless(Keyless {
-                issuer: Some("a".into()),
-                issuer_reg_exp: Some("b".into()),
-                ..base.clone()
-            }),
-            root()
-        ));
-        let mut ext = BTreeMap::new();
-        ext.insert("githubWorkflowRef".to_owned(), "refs/tags/*".to_owned());
-        assert!(unsupported(
-            keyless(Keyless {
-                additional_extensions: Some(ext),
-                ..base.clone()
-            }),
-            root()
-        ));
-        assert!(unsupported(
-            Attestor {
-                certificates: Some(crate::policy::Certificates::default()),
-                ..Attestor::default()
-            },
-            root()
-        ));
-        assert!(unsupported(
-            Attestor {
-                keys: Some(crate::policy::StaticKeys {
-                    kms: Some("gcpkms://x".into()),
-                    ..Default::default()
-                }),
-                ..Attestor::default()
-            },
-            root()
-        ));
-    }
+/// One verdict from two: verified if either is; rejections of both.
+fn merge(mut a: Verdict, b: Verdict) -> Verdict {
+    let offset = a.verified.len() + a.rejected.len();
+    a.verified.extend(b.verified.into_iter().map(|mut v| {
+        v.index += offset;
+        v
+    }));
+    a.rejected
+        .extend(b.rejected.into_iter().map(|(i, f)| (i + offset, f)));
+    a.outcome = if !a.verified.is_empty() {
+        sigil_verify::Outcome::Verified
+    } else if a.rejected.is_empty() {
+        sigil_verify::Outcome::NoSignatures
+    } else {
+        sigil_verify::Outcome::NoMatchingSignatures
+    };
+    a
 }
