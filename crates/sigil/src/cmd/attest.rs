@@ -182,8 +182,14 @@ fn report(done: &Attested, bundle_path: Option<&Path>) -> anyhow::Result<()> {
 pub async fn run(a: AttestArgs) -> anyhow::Result<ExitCode> {
     let image: ImageRef = a.image.parse().context("parsing the image reference")?;
     // Check the cheap local inputs before any network or signing.
-    let predicate = read_predicate(&a.predicate)?;
     sigil_core::intoto::predicate_type(&a.kind)?;
+    let predicate_path = a.predicate.clone();
+    let predicate = tokio::task::spawn_blocking(move || read_predicate(&predicate_path));
+    // The signer (a key file's scrypt KDF, or the identity token) is made while the predicate
+    // is read and the image resolved: the KDF alone is about as long as all the rest.
+    let signing = a.signing;
+    let signer = tokio::spawn(async move { signing.signer().await });
+    let predicate = predicate.await.context("reading the predicate")??;
     let client = a.registry.client()?;
     let subject = subject(&client, &image).await?;
     let mut statement =
@@ -194,7 +200,7 @@ pub async fn run(a: AttestArgs) -> anyhow::Result<ExitCode> {
         // subject shape (`name`, `digest`) is v0.1's; the `.att` layout keeps cosign v2's v0.1.
         statement.kind = sigil_core::intoto::STATEMENT_V1.to_owned();
     }
-    let (signer, tlog) = a.signing.signer().await?;
+    let (signer, tlog) = signer.await.context("preparing the signer")??;
     let options = AttestOptions {
         tlog,
         format: if a.new_bundle_format {

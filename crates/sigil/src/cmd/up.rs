@@ -21,6 +21,13 @@ use serde_json::json;
 /// GitHub Actions' OIDC issuer, which the stack's dev issuer stands in for.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
+/// The largest entry the stack's log takes (and twice that for a request body). Public
+/// Rekor's 128 KiB cap would refuse the `dsse` entry of any SBOM attestation above ~90 KiB,
+/// since the proposed entry carries the whole envelope (the stored body only its hashes); the
+/// stack takes what `sigil attest` takes (a 32 MiB predicate is a ~45 MiB request).
+/// `sigil tlog serve` keeps Rekor's 128 KiB default (`--max-entry-size`).
+pub const STACK_MAX_ENTRY_SIZE: usize = 24 << 20;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Where keys, the log and registry blobs are kept.
@@ -101,7 +108,10 @@ impl Stack {
         let tlog = sigil_tlog::TlogServer::start(
             a.tlog_addr,
             &dir.join("tlog"),
-            sigil_tlog::LogConfig::default(),
+            sigil_tlog::LogConfig {
+                max_entry_size: STACK_MAX_ENTRY_SIZE,
+                ..sigil_tlog::LogConfig::default()
+            },
         )
         .await
         .context("starting the transparency log")?;
