@@ -69,7 +69,7 @@ pub enum PackError {
     },
     #[error("base image `{image}`: {detail}")]
     Base { image: String, detail: String },
-    #[error("the registry refused the image")]
+    #[error("registry request failed")]
     Registry(#[from] Error),
 }
 

@@ -60,6 +60,12 @@ enum Command {
     /// The admission webhook enforcing Kyverno verifyImages policies.
     #[command(subcommand)]
     Admission(cmd::admission::AdmissionCommand),
+    /// Run the signed-containers lab, every exercise, offline on the embedded stack.
+    Lab(cmd::lab::LabArgs),
+    /// Pack, push, sign, SBOM, attest and verify an image in one step (for CI).
+    Pipeline(cmd::pipeline::PipelineArgs),
+    /// Build an OCI image from files (reproducibly, no container engine) and push it.
+    Pack(cmd::pack::PackArgs),
     /// Evaluate Kyverno policies against resource files (like `kyverno apply`).
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -98,6 +104,9 @@ fn main() -> ExitCode {
             Command::Up(a) => cmd::up::run(a).await,
             Command::Admission(c) => cmd::admission::run(c).await,
             Command::Policy(c) => cmd::policy::run(c).await,
+            Command::Pack(a) => cmd::pack::run(a).await,
+            Command::Lab(a) => cmd::lab::run(a).await,
+            Command::Pipeline(a) => cmd::pipeline::run(a).await,
         }
     });
     match result {
