@@ -227,20 +227,24 @@ fn statement_keys(env: &Envelope, keys: &mut Vec<String>) {
     if env.payload_type != "application/vnd.in-toto+json" {
         return;
     }
-    let Ok(stmt) = serde_json::from_slice::<Value>(&env.payload) else {
+    // Only the subjects are read: the predicate (a multi-MiB SBOM) is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Subjects {
+        #[serde(default)]
+        subject: Vec<Subject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        #[serde(default)]
+        digest: serde_json::Map<String, Value>,
+    }
+    let Ok(stmt) = serde_json::from_slice::<Subjects>(&env.payload) else {
         return;
     };
-    for s in stmt
-        .get("subject")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(d) = s.get("digest").and_then(Value::as_object) {
-            for (alg, v) in d {
-                if let Some(v) = v.as_str() {
-                    keys.push(format!("{alg}:{v}"));
-                }
+    for s in stmt.subject {
+        for (alg, v) in s.digest {
+            if let Some(v) = v.as_str() {
+                keys.push(format!("{alg}:{v}"));
             }
         }
     }
