@@ -221,3 +221,62 @@ async fn sigil_signs_an_image_against_sigstore_mock_and_verifies_with_its_root()
         verdict.error_message()
     );
 }
+
+/// sigstore-js 4 signs against the same mock, with an RFC 3161 timestamp from the mock TSA;
+/// sigil verifies its bundle (v0.2, Rekor v1 entry, signed timestamp) with the mock's root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstore_js_bundle_with_mock_tsa_timestamp_verifies_in_sigil() {
+    let mock = tokio::task::spawn_blocking(start_mock).await.unwrap();
+    let modules = peers_venv().join("npm/node_modules");
+    assert!(
+        modules.join("sigstore/package.json").exists(),
+        "sigstore-js is not installed in {}: run scripts/install-peers.sh",
+        modules.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("artifact.txt");
+    std::fs::write(&artifact, b"signed by sigstore-js\n").unwrap();
+    let out = dir.path().join("bundle.json");
+    let status = Command::new(system_bin("node"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/js-sign.js"))
+        .arg(&mock.base)
+        .arg(&artifact)
+        .arg(&out)
+        .arg(token())
+        .env("NODE_PATH", &modules)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "sigstore-js could not sign against the mock"
+    );
+    let bundle = Bundle::from_json(&std::fs::read(&out).unwrap()).unwrap();
+    let stamps = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .map_or(0, |t| t.rfc3161_timestamps.len());
+    assert_eq!(stamps, 1, "sigstore-js asked the mock TSA for a timestamp");
+    let data = std::fs::read(&artifact).unwrap();
+    let verify = |root: &TrustedRoot| {
+        verify_bundle(
+            &bundle,
+            Artifact::Bytes(&data),
+            &BundleSigner::Identity(policy(SUBJECT)),
+            root,
+            TlogPolicy::Required,
+            SctPolicy::Required,
+        )
+    };
+    let ok = verify(&mock.root).expect("sigil verifies sigstore-js's bundle");
+    assert_eq!(ok.timestamps.len(), 1);
+    assert_eq!(ok.signed_timestamps.len(), 1, "the TSA timestamp verified");
+
+    // The timestamp must come from a trusted TSA: with the TSA's certificates replaced by
+    // another instance's, the bundle fails on its timestamp.
+    let other = tokio::task::spawn_blocking(start_mock).await.unwrap();
+    let mut root = mock.root.clone();
+    root.timestamp_authorities = other.root.timestamp_authorities.clone();
+    let err = verify(&root).unwrap_err();
+    assert!(matches!(err, Failure::Timestamp { .. }), "{err}");
+}

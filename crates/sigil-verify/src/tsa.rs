@@ -17,9 +17,10 @@
 //! - `genTime` lies in the authority's `validFor` (closed interval).
 //!
 //! The CMS and TSP structures are parsed with RustCrypto's `cms` and `x509-tsp`; chains and
-//! signatures are checked with rustls-webpki (as the Fulcio chain is). What is written here by
-//! hand is only the RFC 5652 §5.4/§5.6 signer checks, which no crate on our der 0.7 stack offers
-//! without its signing `builder` feature (RSA, AES, …).
+//! signatures are checked with rustls-webpki (as the Fulcio chain is). Written here by hand:
+//! the RFC 5652 §5.4/§5.6 signer checks, which no crate on our der 0.7 stack offers without its
+//! signing `builder` feature (RSA, AES, …), and the TSTInfo's outer fields, because der 0.7's
+//! `GeneralizedTime` rejects the fractional seconds TSAs may write (see [`parse_tst_info`]).
 //!
 //! # Thresholds
 //! As sigstore-go's `VerifySignedTimestamp` and sigstore-python's `_verify_timestamp_authority`:
@@ -41,7 +42,7 @@ use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime}
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use sigil_core::trust_root::{CertificateAuthority, TrustedRoot};
 use x509_cert::Certificate;
-use x509_tsp::{TimeStampResp, TstInfo};
+use x509_tsp::{MessageImprint, TimeStampResp};
 
 /// Upper bound on timestamps in one bundle (sigstore-go `limits.MaxAllowedTimestamps`).
 pub(crate) const MAX_TIMESTAMPS: usize = 32;
@@ -222,17 +223,13 @@ fn verify_with_authority(
         .ok_or("timestamp token has no TSTInfo content")?
         .decode_as::<OctetString>()
         .map_err(|e| format!("malformed TSTInfo content: {e}"))?;
-    let tst =
-        TstInfo::from_der(tst_der.as_bytes()).map_err(|e| format!("malformed TSTInfo: {e}"))?;
+    let (imprint, time) = parse_tst_info(tst_der.as_bytes())?;
 
     // The message imprint is over the bundle's signature.
-    let imprint = &tst.message_imprint;
     let want = digest(&imprint.hash_algorithm.oid, signature)?;
     if imprint.hashed_message.as_bytes() != want.as_slice() {
         return Err("the timestamp's message imprint is not the bundle signature's digest".into());
     }
-    let time = i64::try_from(tst.gen_time.to_unix_duration().as_secs())
-        .map_err(|_| "timestamp genTime out of range".to_string())?;
 
     // One signer, identified among the embedded certificates and the trusted leaf.
     let signers = signed.signer_infos.0.as_slice();
@@ -370,6 +367,67 @@ fn verify_with_authority(
     Ok(time)
 }
 
+/// The TSTInfo fields a verifier needs: the message imprint and `genTime` (unix seconds).
+///
+/// By hand rather than `x509_tsp::TstInfo` because der 0.7's `GeneralizedTime` refuses
+/// fractional seconds, which RFC 3161 §2.4.2 allows and TSAs emit (sigstore-js's mock TSA
+/// writes milliseconds); the fraction is dropped, as every time here is in whole seconds.
+fn parse_tst_info(bytes: &[u8]) -> Result<(MessageImprint, i64), String> {
+    use der::{Reader, SliceReader, Tag, Tagged};
+    let bad = |e: der::Error| format!("malformed TSTInfo: {e}");
+    let mut reader = SliceReader::new(bytes).map_err(bad)?;
+    let (imprint, time_bytes) = reader
+        .sequence(|r| {
+            let _version: der::asn1::IntRef<'_> = r.decode()?;
+            let _policy: ObjectIdentifier = r.decode()?;
+            let imprint: MessageImprint = r.decode()?;
+            let _serial: der::asn1::IntRef<'_> = r.decode()?;
+            let gen_time: der::asn1::AnyRef<'_> = r.decode()?;
+            gen_time.tag().assert_eq(Tag::GeneralizedTime)?;
+            // accuracy, ordering, nonce, tsa, extensions: not needed.
+            r.read_slice(r.remaining_len())?;
+            Ok((imprint, gen_time.value().to_vec()))
+        })
+        .map_err(bad)?;
+    reader.finish(()).map_err(bad)?;
+    Ok((imprint, generalized_time(&time_bytes)?))
+}
+
+/// `YYYYMMDDhhmmss[.f+]Z` (RFC 3161 §2.4.2) to unix seconds.
+fn generalized_time(b: &[u8]) -> Result<i64, String> {
+    let err = || format!("malformed genTime `{}`", String::from_utf8_lossy(b));
+    let digits = b.get(..14).ok_or_else(err)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(err());
+    }
+    let frac_ok = match &b[14..] {
+        [b'Z'] => true,
+        [b'.', f @ .., b'Z'] => {
+            !f.is_empty() && f.iter().all(u8::is_ascii_digit) && f.last() != Some(&b'0')
+        }
+        _ => false,
+    };
+    if !frac_ok {
+        return Err(err());
+    }
+    let n = |i: usize, len: usize| {
+        digits[i..i + len]
+            .iter()
+            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'))
+    };
+    let small = |i: usize| u8::try_from(n(i, 2)).map_err(|_| err());
+    let dt = der::DateTime::new(
+        n(0, 4),
+        small(4)?,
+        small(6)?,
+        small(8)?,
+        small(10)?,
+        small(12)?,
+    )
+    .map_err(|_| err())?;
+    i64::try_from(dt.unix_duration().as_secs()).map_err(|_| err())
+}
+
 /// Whether `sid` names the certificate `der_bytes`.
 fn identifies(sid: &SignerIdentifier, der_bytes: &[u8]) -> bool {
     let Ok(cert) = Certificate::from_der(der_bytes) else {
@@ -444,6 +502,28 @@ mod tests {
         let (verified, skipped) = verify_timestamps(&[resp], b"other", &staging()).unwrap();
         assert!(verified.is_empty());
         assert!(skipped[0].contains("message imprint"), "{skipped:?}");
+    }
+
+    #[test]
+    fn generalized_time_with_and_without_fraction() {
+        assert_eq!(generalized_time(b"20250612120220Z").unwrap(), 1_749_729_740);
+        assert_eq!(
+            generalized_time(b"20250612120220.123Z").unwrap(),
+            1_749_729_740
+        );
+        for bad in [
+            &b"20250612120220"[..],
+            b"20250612120220.Z",
+            b"20250612120220.10Z",
+            b"2025061212022xZ",
+            b"2025",
+        ] {
+            assert!(
+                generalized_time(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
