@@ -11,7 +11,10 @@ use sigil_verify::{
     GithubExpectations, IdentityPolicy, ImagePolicy, Matcher, SctPolicy, TlogPolicy, Trust,
 };
 
-use crate::policy::{Attestor, Keyless};
+use sigil_core::bundle::{B64Bytes, CertificateChain, RawBytes};
+use sigil_core::trust_root::CertificateAuthority;
+
+use crate::policy::{Attestor, Certificates, Keyless};
 use crate::verifier::VerifyError;
 use crate::wildcard;
 
@@ -73,12 +76,139 @@ pub(crate) fn image_policy(
     if let Some(k) = &entry.keyless {
         return keyless_policy(k, entry, root);
     }
-    if entry.certificates.is_some() {
-        return unsupported(
-            "certificate attestors are not available yet in sigil's verification pipeline; the image is refused",
-        );
+    if let Some(c) = &entry.certificates {
+        return certificates_policy(c, entry, root);
     }
     unsupported("attestor without keys, keyless or certificates")
+}
+
+/// `certificates`: cosign's `verify --certificate C --certificate-chain CHAIN`. The
+/// signature's certificate must chain to `certChain` (else to the trusted root's CAs) at the
+/// log's time, as a keyless certificate does, with any identity; when `cert` is given, the
+/// signature must carry exactly that certificate ([`pinned_certificate`]). A certificate
+/// signature without a log entry is refused (nothing shows when it was made).
+fn certificates_policy(
+    c: &Certificates,
+    entry: &Attestor,
+    root: Option<Arc<TrustedRoot>>,
+) -> Result<ImagePolicy, VerifyError> {
+    if c.rekor.as_ref().is_some_and(|r| r.pubkey.is_some())
+        || c.ctlog.as_ref().is_some_and(|c| c.pubkey.is_some())
+    {
+        return Err(VerifyError::Unsupported(
+            "rekor.pubkey / ctlog.pubkey are not supported; put the log keys in the trust config given by --trust-config".into(),
+        ));
+    }
+    if c.cert.is_none() && c.cert_chain.is_none() {
+        return Err(VerifyError::Failed(
+            "certificates: one of cert or certChain is required".into(),
+        ));
+    }
+    let root = match (&c.cert_chain, root) {
+        (Some(chain), base) => policy_root(base, chain, "certificates.certChain")?,
+        (None, Some(base)) => base,
+        (None, None) => {
+            return Err(VerifyError::Unsupported(
+                "certificates without certChain need a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
+            ))
+        }
+    };
+    let any = Matcher::regex("").map_err(VerifyError::Failed)?;
+    Ok(ImagePolicy {
+        trust: Trust::Keyless {
+            identity: IdentityPolicy {
+                identity: any.clone(),
+                issuer: any,
+                github: GithubExpectations::default(),
+            },
+            sct: if c.ctlog.as_ref().is_some_and(|c| c.ignore_sct) {
+                SctPolicy::Ignore
+            } else {
+                SctPolicy::Required
+            },
+        },
+        tlog: if c.rekor.as_ref().is_some_and(|r| r.ignore_tlog) {
+            TlogPolicy::Ignore
+        } else {
+            TlogPolicy::Required
+        },
+        trusted_root: Some(root),
+        annotations: entry.annotations.clone(),
+    })
+}
+
+/// The DER of a `certificates.cert` the signatures must carry, if the entry names one.
+pub(crate) fn pinned_certificate(entry: &Attestor) -> Result<Option<Vec<u8>>, VerifyError> {
+    let Some(pem_text) = entry.certificates.as_ref().and_then(|c| c.cert.as_deref()) else {
+        return Ok(None);
+    };
+    let blocks = certificate_blocks(pem_text, "certificates.cert")?;
+    match blocks.as_slice() {
+        [one] => Ok(Some(one.clone())),
+        _ => Err(VerifyError::Failed(format!(
+            "certificates.cert must hold exactly one certificate, found {}",
+            blocks.len()
+        ))),
+    }
+}
+
+/// Whether a signature's certificate annotation is the certificate `want` (DER).
+pub(crate) fn carries_certificate(certificate_pem: Option<&str>, want: &[u8]) -> bool {
+    certificate_pem
+        .and_then(|p| pem::parse(p).ok())
+        .is_some_and(|b| b.contents() == want)
+}
+
+fn certificate_blocks(pem_text: &str, what: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
+    let blocks = pem::parse_many(pem_text)
+        .map_err(|e| VerifyError::Failed(format!("{what} is not PEM: {e}")))?;
+    let certs: Vec<Vec<u8>> = blocks
+        .into_iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.into_contents())
+        .collect();
+    if certs.is_empty() {
+        return Err(VerifyError::Failed(format!("{what} holds no certificate")));
+    }
+    Ok(certs)
+}
+
+/// The trusted root `base` (its logs) with its certificate authorities replaced by the PEM
+/// certificates of a policy (`keyless.roots`, `certificates.certChain`): each certificate is
+/// a trust anchor of its own, so a bundle of roots, or an intermediate with its root, both
+/// work. Without a base, there are no logs: log and SCT checks then fail unless the policy
+/// ignores them.
+fn policy_root(
+    base: Option<Arc<TrustedRoot>>,
+    pem_text: &str,
+    what: &str,
+) -> Result<Arc<TrustedRoot>, VerifyError> {
+    let authorities = certificate_blocks(pem_text, what)?
+        .into_iter()
+        .map(|der| CertificateAuthority {
+            subject: serde_json::Value::Null,
+            uri: format!("policy {what}"),
+            cert_chain: CertificateChain {
+                certificates: vec![RawBytes {
+                    raw_bytes: B64Bytes(der),
+                }],
+            },
+            valid_for: None,
+            operator: None,
+        })
+        .collect();
+    let mut root = match base {
+        Some(b) => (*b).clone(),
+        None => TrustedRoot {
+            media_type: "application/vnd.dev.sigstore.trustedroot+json;version=0.1".into(),
+            tlogs: Vec::new(),
+            certificate_authorities: Vec::new(),
+            ctlogs: Vec::new(),
+            timestamp_authorities: Vec::new(),
+        },
+    };
+    root.certificate_authorities = authorities;
+    Ok(Arc::new(root))
 }
 
 fn keyless_policy(
@@ -87,11 +217,6 @@ fn keyless_policy(
     root: Option<Arc<TrustedRoot>>,
 ) -> Result<ImagePolicy, VerifyError> {
     let unsupported = |m: String| Err(VerifyError::Unsupported(m));
-    if k.roots.is_some() {
-        return unsupported(
-            "keyless.roots (a CA given in the policy) is not supported yet; put the CA in the trust config given by --trust-config".into(),
-        );
-    }
     if k.rekor.as_ref().is_some_and(|r| r.pubkey.is_some())
         || k.ctlog.as_ref().is_some_and(|c| c.pubkey.is_some())
     {
@@ -99,10 +224,12 @@ fn keyless_policy(
             "rekor.pubkey / ctlog.pubkey are not supported; put the log keys in the trust config given by --trust-config".into(),
         );
     }
-    let Some(root) = root else {
-        return unsupported(
+    let root = match (&k.roots, root) {
+        (Some(pems), base) => policy_root(base, pems, "keyless.roots")?,
+        (None, Some(base)) => base,
+        (None, None) => return unsupported(
             "keyless verification needs a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
-        );
+        ),
     };
     let bad_re = |e: String| VerifyError::Failed(e);
     let identity = match (&k.subject, &k.subject_reg_exp) {
@@ -300,13 +427,6 @@ mod tests {
         assert!(unsupported(keyless(base.clone()), None), "no trusted root");
         assert!(unsupported(
             keyless(Keyless {
-                roots: Some("PEM".into()),
-                ..base.clone()
-            }),
-            root()
-        ));
-        assert!(unsupported(
-            keyless(Keyless {
                 issuer: Some("a".into()),
                 issuer_reg_exp: Some("b".into()),
                 ..base.clone()
@@ -322,12 +442,26 @@ mod tests {
             }),
             root()
         ));
-        assert!(unsupported(
-            Attestor {
-                certificates: Some(crate::policy::Certificates::default()),
-                ..Attestor::default()
-            },
-            root()
+        // Certificates with neither cert nor chain, roots that are not PEM: refused.
+        assert!(matches!(
+            image_policy(
+                &Attestor {
+                    certificates: Some(crate::policy::Certificates::default()),
+                    ..Attestor::default()
+                },
+                root()
+            ),
+            Err(VerifyError::Failed(_))
+        ));
+        assert!(matches!(
+            image_policy(
+                &keyless(Keyless {
+                    roots: Some("PEM".into()),
+                    ..base.clone()
+                }),
+                root()
+            ),
+            Err(VerifyError::Failed(_))
         ));
         assert!(unsupported(
             Attestor {
@@ -339,5 +473,73 @@ mod tests {
             },
             root()
         ));
+    }
+
+    fn ca_pem(name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, name);
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn policy_roots_replace_the_certificate_authorities() {
+        let pems = format!("{}{}", ca_pem("root a"), ca_pem("root b"));
+        // keyless.roots: the logs stay those of the trust config, the CAs are the policy's.
+        let p = image_policy(
+            &keyless(Keyless {
+                roots: Some(pems.clone()),
+                rekor: Some(Rekor {
+                    url: Some("u".into()),
+                    ..Rekor::default()
+                }),
+                ..Keyless::default()
+            }),
+            root(),
+        )
+        .unwrap();
+        let r = p.trusted_root.unwrap();
+        let base = root().unwrap();
+        assert_eq!(r.certificate_authorities.len(), 2);
+        assert_eq!(r.tlogs.len(), base.tlogs.len());
+        assert!(r
+            .certificate_authorities
+            .iter()
+            .all(|ca| ca.uri == "policy keyless.roots"));
+        // Without a trust config, roots alone work (logs then cannot be checked).
+        let p = image_policy(
+            &keyless(Keyless {
+                roots: Some(pems.clone()),
+                ..Keyless::default()
+            }),
+            None,
+        )
+        .unwrap();
+        assert!(p.trusted_root.unwrap().tlogs.is_empty());
+        // certificates: the chain becomes the CAs, any identity, SCT and log as configured.
+        let leaf = ca_pem("leaf");
+        let entry = Attestor {
+            certificates: Some(crate::policy::Certificates {
+                cert: Some(leaf.clone()),
+                cert_chain: Some(pems),
+                rekor: None,
+                ctlog: Some(Ctlog {
+                    ignore_sct: true,
+                    ..Ctlog::default()
+                }),
+            }),
+            ..Attestor::default()
+        };
+        let p = image_policy(&entry, None).unwrap();
+        assert_eq!(p.tlog, TlogPolicy::Required);
+        let (id, sct) = identity(&p);
+        assert_eq!(sct, SctPolicy::Ignore);
+        assert!(id.identity.matches("anyone@example.com"));
+        assert_eq!(p.trusted_root.unwrap().certificate_authorities.len(), 2);
+        let pinned = pinned_certificate(&entry).unwrap().unwrap();
+        assert!(carries_certificate(Some(&leaf), &pinned));
+        assert!(!carries_certificate(Some(&ca_pem("other")), &pinned));
+        assert!(!carries_certificate(None, &pinned));
     }
 }

@@ -32,7 +32,7 @@ use sigil_verify::{
     AttestationCandidate, Failure, ImagePolicy, PredicateFilter, SignatureCandidate, Verdict,
 };
 
-use crate::attestor::image_policy;
+use crate::attestor::{carries_certificate, image_policy, pinned_certificate};
 use crate::conditions;
 use crate::fetcher::{BundleBlob, Fetcher};
 use crate::image::ImageInfo;
@@ -437,6 +437,7 @@ impl Ctx {
             return self.verify_set(nested, at, target).await;
         }
         let policy = image_policy(entry, self.trusted_root.clone())?;
+        let pinned = pinned_certificate(entry)?;
         let repo = match &entry.repository {
             Some(r) => parse_repo(r)?,
             None => self
@@ -445,33 +446,44 @@ impl Ctx {
                 .unwrap_or_else(|| self.image.clone()),
         };
         match target {
-            Target::Signatures => self.check_signatures(&repo, &policy).await,
+            Target::Signatures => {
+                self.check_signatures(&repo, &policy, pinned.as_deref())
+                    .await
+            }
             Target::Attestation(att, predicate_type) => {
-                self.check_attestations(&repo, &policy, att, predicate_type)
+                self.check_attestations(&repo, &policy, pinned.as_deref(), att, predicate_type)
                     .await
             }
         }
     }
 
     /// `.sig` signatures (type Cosign), and cosign v3 bundle signatures (both types), as
-    /// `sigil verify` reads them: either generation verifying is enough.
+    /// `sigil verify` reads them: either generation verifying is enough. With a `pinned`
+    /// certificate (`certificates.cert`), only `.sig` signatures carrying it are considered.
     async fn check_signatures(
         &mut self,
         repo: &ImageRef,
         policy: &ImagePolicy,
+        pinned: Option<&[u8]>,
     ) -> Result<(), VerifyError> {
         let mut verdict = None;
         if self.kind == SignatureType::Cosign {
-            let candidates = self.signatures(repo).await?;
+            let mut candidates = self.signatures(repo).await?;
+            if let Some(want) = pinned {
+                candidates.retain(|c| carries_certificate(c.certificate_pem.as_deref(), want));
+            }
             let v = sigil_verify::verify_candidates(&self.image, &self.digest, candidates, policy);
             if v.is_verified() {
                 return Ok(());
             }
             verdict = Some(v);
         }
-        let bundles: Vec<Vec<u8>> = self
-            .bundles(repo)
-            .await?
+        let bundles: Vec<BundleBlob> = if pinned.is_some() {
+            Vec::new()
+        } else {
+            self.bundles(repo).await?
+        };
+        let bundles: Vec<Vec<u8>> = bundles
             .into_iter()
             .filter(|b| {
                 b.predicate_type
@@ -499,6 +511,7 @@ impl Ctx {
         &mut self,
         repo: &ImageRef,
         policy: &ImagePolicy,
+        pinned: Option<&[u8]>,
         att: &Attestation,
         predicate_type: &str,
     ) -> Result<(), VerifyError> {
@@ -507,13 +520,22 @@ impl Ctx {
         } else {
             Vec::new()
         };
-        candidates.extend(
-            self.bundles(repo)
-                .await?
-                .into_iter()
-                .filter(|b| b.predicate_type.as_deref() != Some(COSIGN_SIGN_PREDICATE))
-                .map(|b| AttestationCandidate::Bundle { bundle: b.bundle }),
-        );
+        if let Some(want) = pinned {
+            candidates.retain(|c| match c {
+                AttestationCandidate::Legacy {
+                    certificate_pem, ..
+                } => carries_certificate(certificate_pem.as_deref(), want),
+                _ => false,
+            });
+        } else {
+            candidates.extend(
+                self.bundles(repo)
+                    .await?
+                    .into_iter()
+                    .filter(|b| b.predicate_type.as_deref() != Some(COSIGN_SIGN_PREDICATE))
+                    .map(|b| AttestationCandidate::Bundle { bundle: b.bundle }),
+            );
+        }
         let verdict = sigil_verify::verify_attestations(
             &self.image,
             &self.digest,

@@ -254,6 +254,64 @@ spec:
     )
 }
 
+/// The PEM certificates of the first certificate authority of a trusted root (or client
+/// trust config) JSON file.
+fn ca_pem(trust: &Path) -> String {
+    let v: Value = serde_json::from_slice(&std::fs::read(trust).unwrap()).unwrap();
+    let root = if v["trustedRoot"].is_object() {
+        &v["trustedRoot"]
+    } else {
+        &v
+    };
+    let mut out = String::new();
+    for c in root["certificateAuthorities"][0]["certChain"]["certificates"]
+        .as_array()
+        .unwrap()
+    {
+        let b64 = c["rawBytes"].as_str().unwrap();
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
+
+/// A policy whose keyless attestor names its own CA (`roots`) for `registry/lab/<repo>:*`.
+fn roots_policy(name: &str, registry: &str, repo: &str, rekor: &str, roots: &str) -> String {
+    let roots = roots.trim().replace('\n', "\n              ");
+    format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: {name}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify-with-own-ca
+    match:
+      any:
+      - resources:
+          kinds:
+          - Pod
+    verifyImages:
+    - imageReferences:
+      - "{registry}/lab/{repo}:*"
+      attestors:
+      - entries:
+        - keyless:
+            subject: "https://github.com/{WORKFLOW_REPO}/.github/workflows/sign.yml@refs/tags/*"
+            issuer: "https://token.actions.githubusercontent.com"
+            roots: |-
+              {roots}
+            rekor:
+              url: "{rekor}"
+"#
+    )
+}
+
 #[test]
 fn keyless_signed_images_are_admitted_on_the_local_stack() {
     let tmp = tempfile::tempdir().unwrap();
@@ -267,6 +325,13 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
         .enable_all()
         .build()
         .unwrap();
+    let (own_ca, foreign_ca) = rt.block_on(async {
+        let c = client();
+        (
+            push_image(&c, &format!("{registry}/lab/own-ca:v1"), b"own ca").await,
+            push_image(&c, &format!("{registry}/lab/foreign-ca:v1"), b"foreign ca").await,
+        )
+    });
     let (signed, _unsigned, v3, good, bad) = rt.block_on(async {
         let c = client();
         (
@@ -305,6 +370,13 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
             &format!("{repo}@{v3}"),
         ],
     );
+    for (r, digest) in [("own-ca", &own_ca), ("foreign-ca", &foreign_ca)] {
+        sigil(
+            d,
+            &workflow,
+            &["sign", "--yes", &format!("{registry}/lab/{r}@{digest}")],
+        );
+    }
     for (digest, builder) in [
         (
             &good,
@@ -351,6 +423,19 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
     std::fs::write(
         policies.join("require-slsa-provenance.yml"),
         attestation_policy(&registry, &rekor),
+    )
+    .unwrap();
+    // `keyless.roots`: the stack's own CA given in the policy, and public-good Sigstore's CA.
+    let stack_ca = ca_pem(Path::new(&stack.get("SIGIL_TRUST_CONFIG")));
+    let public_ca = ca_pem(&testdata("trust/production-trusted_root.json"));
+    std::fs::write(
+        policies.join("own-ca.yml"),
+        roots_policy("own-ca", &registry, "own-ca", &rekor, &stack_ca),
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("foreign-ca.yml"),
+        roots_policy("foreign-ca", &registry, "foreign-ca", &rekor, &public_ca),
     )
     .unwrap();
     let w = start_webhook(d, &stack.env, &policies);
@@ -431,5 +516,22 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
              require-slsa-provenance:\n  check-builder: '.attestations[0].attestors[0].entries[0].keyless: \
              attestation checks failed for {attested}@{bad} and predicate https://slsa.dev/provenance/v0.2'\n"
         )
+    );
+
+    // keyless.roots: signed under the CA the policy names → admitted; under another → denied.
+    let img = format!("{registry}/lab/own-ca:v1");
+    let patch = patch_of(&admit(&w, &kubectl_run("own-ca", &img)));
+    assert!(
+        patch.contains(&json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("{img}@{own_ca}")})),
+        "{patch:?}"
+    );
+    let msg = denial(&admit(
+        &w,
+        &kubectl_run("foreign-ca", &format!("{registry}/lab/foreign-ca:v1")),
+    ));
+    assert!(
+        msg.contains("foreign-ca:\n  verify-with-own-ca: 'failed to verify image")
+            && msg.contains(".attestors[0].entries[0].keyless: no matching signatures"),
+        "{msg}"
     );
 }
