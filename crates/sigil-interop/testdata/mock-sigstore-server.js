@@ -79,6 +79,17 @@ async function main() {
         text = JSON.stringify(j);
       }
       const out = await route.fn(text);
+      if (route.path === '/api/v2/signingCert' && out.statusCode === 201) {
+        // The mock writes each PEM body on one line; Fulcio wraps at 64 columns. Clients log
+        // the PEM they get, and sigstore-python compares it byte for byte with its own.
+        const j = JSON.parse(out.response);
+        const chain = j.signedCertificateEmbeddedSct.chain;
+        chain.certificates = chain.certificates.map((pem) => {
+          const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+          return `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
+        });
+        out.response = JSON.stringify(j);
+      }
       res.writeHead(out.statusCode, { 'Content-Type': out.contentType || 'text/plain' });
       const r = out.response;
       res.end(typeof r === 'string' ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength));
