@@ -13,6 +13,7 @@
 //! - [`bundle`]: Sigstore bundles v0.1–v0.3 (proto3 JSON) and DSSE's PAE.
 //! - [`trust_root`]: `trusted_root.json` and ClientTrustConfig.
 //! - [`fulcio`]: Fulcio's certificate extensions (OIDs 1.3.6.1.4.1.57264.1.*).
+//! - [`tuf`]: a TUF client's verification (spec 1.0), to refresh the trusted root.
 
 pub mod bundle;
 pub mod checkpoint;
@@ -27,6 +28,7 @@ mod payload;
 mod reference;
 pub mod rekor;
 pub mod trust_root;
+pub mod tuf;
 
 // The public interface is:
 pub use digest::{Algorithm, Digest, Hasher};
