@@ -1,6 +1,7 @@
 //! `sigil pack` against `sigil registry serve`: the same inputs give the same digest, a base
 //! image's layers are reused by digest and its config inherited, and bad input (a missing
-//! file, a destination leaving the root, an unknown base) fails with a clear message.
+//! file, a destination leaving the root, an unknown base) fails with a clear message. And
+//! `sigil pipeline`, which starts with a pack, on `sigil up`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -217,4 +218,110 @@ fn bad_input_fails_clearly() {
     // Nothing was pushed under the tag.
     let r = http(&reg.addr, "GET", "/v2/lab/bad/tags/list", &[], b"").unwrap();
     assert_ne!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// `sigil pipeline` with a key on `sigil up`: every stage passes and the JSON names the
+/// digest and its `.sig`/`.att` tags; a wrong identity stops it at `verify` with cosign's 12.
+#[test]
+fn the_pipeline_signs_attests_and_verifies() {
+    let state = tempfile::tempdir().unwrap();
+    let stack = sigil_testkit::stack::Stack::up(sigil(), &state.path().join("stack"));
+    let dir = tempfile::tempdir().unwrap();
+    app_tree(dir.path());
+    let run = |args: &[&str]| {
+        Command::new(sigil())
+            .current_dir(dir.path())
+            .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("COSIGN_PASSWORD", "pipeline")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["generate-key-pair"]).status.success());
+    let server = format!("{}:/server", dir.path().join("server").display());
+    let tag = format!("{}/lab/pipeline:v1", stack.get("SIGIL_REGISTRY"));
+    let out = run(&[
+        "pipeline",
+        "--file",
+        &server,
+        "--entrypoint",
+        "/server",
+        "--tag",
+        &tag,
+        "--key",
+        "cosign.key",
+        "--output",
+        "json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    let digest = v["digest"].as_str().unwrap();
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert_eq!(
+        v["signature"],
+        format!(
+            "{}/lab/pipeline:sha256-{hex}.sig",
+            stack.get("SIGIL_REGISTRY")
+        )
+    );
+    let stages: Vec<&str> = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "pack",
+            "sign",
+            "sbom",
+            "attest",
+            "verify",
+            "verify-attestation"
+        ]
+    );
+    assert!(v["sbom"]["bytes"].as_u64().unwrap() > 100);
+
+    // Keyless signing with the workflow's token, verified against another identity: the
+    // pipeline stops at `verify` with cosign's exit code.
+    let ci = stack.workflow_env(
+        sigil(),
+        "owner/cosign-lab",
+        ".github/workflows/sign.yml",
+        "refs/tags/v1",
+    );
+    let out = Command::new(sigil())
+        .current_dir(dir.path())
+        .envs(ci.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args([
+            "pipeline",
+            "--file",
+            &server,
+            "--tag",
+            &tag,
+            "--certificate-identity",
+            "https://github.com/attacker/repo/.github/workflows/x.yml@refs/tags/v1",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["failedStage"], "verify");
 }
