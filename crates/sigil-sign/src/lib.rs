@@ -8,6 +8,7 @@ pub mod fulcio;
 mod image;
 pub mod rekor;
 pub mod token;
+pub mod tuf;
 
 // The public interface is:
 pub use attest::{attest_image, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored};
