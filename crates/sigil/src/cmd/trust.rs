@@ -1,6 +1,8 @@
 //! Where trust comes from: `--trusted-root FILE` (a trusted_root.json, as cosign takes it),
 //! else `--trust-config FILE` / `SIGIL_TRUST_CONFIG` (a ClientTrustConfig, as `sigil up`
-//! writes and sigstore-python takes), else the embedded public-good Sigstore trusted root.
+//! writes and sigstore-python takes), else the trusted root `sigil initialize` last verified
+//! through TUF and cached, else the embedded public-good Sigstore trusted root (the offline
+//! fallback).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,14 +31,44 @@ impl TrustOpts {
                     .with_context(|| format!("reading trust root `{}`", p.display()))?,
                 p.display().to_string(),
             ),
-            (None, None) => (
-                PUBLIC_GOOD.to_vec(),
-                "the embedded public-good Sigstore root".to_owned(),
-            ),
+            (None, None) => cached_tuf_root().unwrap_or_else(|| {
+                (
+                    PUBLIC_GOOD.to_vec(),
+                    "the embedded public-good Sigstore root".to_owned(),
+                )
+            }),
         };
         let root = trusted_root_from_any(&bytes).with_context(|| format!("loading {from}"))?;
         Ok(Arc::new(root))
     }
+}
+
+/// Where `sigil initialize` keeps TUF state: `$SIGIL_HOME/tuf`, else `~/.sigil/tuf`.
+pub fn tuf_home() -> Option<PathBuf> {
+    let nonempty = |v: std::ffi::OsString| (!v.is_empty()).then_some(v);
+    if let Some(home) = std::env::var_os("SIGIL_HOME").and_then(nonempty) {
+        return Some(PathBuf::from(home).join("tuf"));
+    }
+    let home = std::env::var_os("HOME").and_then(nonempty)?;
+    Some(PathBuf::from(home).join(".sigil").join("tuf"))
+}
+
+/// The trusted root `sigil initialize` verified and cached for the mirror it last refreshed
+/// from (public-good's unless `--mirror` said otherwise), with a description for errors.
+/// `None` when there is none: the embedded root is the fallback.
+fn cached_tuf_root() -> Option<(Vec<u8>, String)> {
+    use sigil_sign::tuf::{recorded_mirror, TufCache, PUBLIC_GOOD_MIRROR, TRUSTED_ROOT};
+    let home = tuf_home()?;
+    let mirror = recorded_mirror(&home).unwrap_or_else(|| PUBLIC_GOOD_MIRROR.to_owned());
+    let path = TufCache::new(&home, &mirror).target_path(TRUSTED_ROOT);
+    let bytes = std::fs::read(&path).ok()?;
+    Some((
+        bytes,
+        format!(
+            "the trusted root `sigil initialize` cached from {mirror} (`{}`; rerun `sigil initialize` to replace it)",
+            path.display()
+        ),
+    ))
 }
 
 /// Public-good Sigstore's services, used when no trust config names others.
