@@ -440,11 +440,11 @@ fn below_threshold_is_refused() {
 #[test]
 fn target_hash_and_length_mismatch_are_refused() {
     let files = mirror();
-    let path = files
-        .keys()
-        .find(|k| {
-            k.starts_with("targets/") && k.len() == 8 + 64 + 18 && k.ends_with(".trusted_root.json")
-        })
+    // The path the client asks for trusted_root.json (v2, by its sha256).
+    let (_, fetched) = update_at(&files, Cached::default(), WANTED, NOW);
+    let path = fetched
+        .iter()
+        .find(|p| p.ends_with(".trusted_root.json"))
         .unwrap()
         .clone();
     let mut bad = files.clone();
@@ -590,4 +590,125 @@ fn sigstore_public_good_root_verifies() {
         ),
         "{err}"
     );
+}
+
+/// Runs an update against Sigstore's production metadata (`testdata/tuf/sigstore`, from
+/// sigstore/root-signing), laid out as tuf-repo-cdn.sigstore.dev serves it.
+fn sigstore_update(
+    bootstrap: &str,
+    now: OffsetDateTime,
+) -> (Result<Updated, TufError>, Vec<String>) {
+    let read = |rel: &str| testdata(&format!("sigstore/{rel}"));
+    let mut fetched = Vec::new();
+    let result = (|| {
+        let mut update = Update::new(&read(bootstrap), Cached::default(), WANTED, now)?;
+        while let Some(request) = update.request() {
+            let path = request.path.clone();
+            fetched.push(path.clone());
+            let body = match path.as_str() {
+                "timestamp.json" => Some(read("timestamp.json")),
+                "165.snapshot.json" => Some(read("snapshot.json")),
+                "14.targets.json" => Some(read("targets.json")),
+                p if p.ends_with(".root.json") => {
+                    let v: u32 = p.trim_end_matches(".root.json").parse().unwrap();
+                    (v <= 15).then(|| read(p))
+                }
+                p if p.starts_with("targets/") => {
+                    let (_, name) = p["targets/".len()..].split_once('.').unwrap();
+                    Some(read(&format!("targets/{name}")))
+                }
+                _ => None,
+            };
+            update.receive(body)?;
+        }
+        update.finish()
+    })();
+    (result, fetched)
+}
+
+#[test]
+fn sigstore_production_repository_updates() {
+    // The day after sigstore/root-signing published this timestamp (it expires 2026-08-28).
+    let now = datetime!(2026-08-22 0:00 UTC);
+    let (result, fetched) = sigstore_update("15.root.json", now);
+    let u = result.unwrap();
+    assert_eq!(u.root_version, 15);
+    assert_eq!(
+        fetched,
+        [
+            "16.root.json",
+            "timestamp.json",
+            "165.snapshot.json",
+            "14.targets.json",
+            "targets/6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc3517c9e6bc0b66.trusted_root.json",
+            &format!("targets/{}.signing_config.v0.2.json", {
+                let t: serde_json::Value = serde_json::from_slice(&testdata("sigstore/targets.json")).unwrap();
+                t["signed"]["targets"]["signing_config.v0.2.json"]["hashes"]["sha256"].as_str().unwrap().to_owned()
+            }),
+        ]
+    );
+    assert_eq!(
+        u.files[0].bytes,
+        testdata("sigstore/targets/trusted_root.json")
+    );
+    assert_eq!(
+        u.files[1].bytes,
+        testdata("sigstore/targets/signing_config.v0.2.json")
+    );
+}
+
+#[test]
+fn sigstore_root_chain_from_version_1() {
+    // Roots 1 to 4 carry hex EC points and no consistent snapshots; the chain still verifies.
+    let now = datetime!(2026-08-22 0:00 UTC);
+    let (result, fetched) = sigstore_update("1.root.json", now);
+    assert_eq!(result.unwrap().root_version, 15);
+    assert_eq!(fetched[0], "2.root.json");
+    assert_eq!(fetched[14], "16.root.json");
+}
+
+#[test]
+fn sigstore_embedded_root_expired_without_a_successor() {
+    // Root 15 expired on 2026-11-20: without a 16.root.json on the mirror the update fails
+    // with the check that caught it, rather than trusting an expired root.
+    let (result, _) = sigstore_update("15.root.json", datetime!(2026-11-26 0:00 UTC));
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "root metadata expired at 2026-11-20T13:58:18Z"
+    );
+}
+
+#[test]
+fn every_one_byte_change_of_the_metadata_is_handled_without_a_panic() {
+    // A cheap stand-in for fuzzing the parsers of untrusted bytes: each byte of each
+    // metadata file flipped in turn. Whatever the outcome, it must be a value, not a panic,
+    // and a change inside a signed file is never accepted with the original's content.
+    let files = mirror();
+    for name in [
+        "2.root.json",
+        "timestamp.json",
+        "2.snapshot.json",
+        "2.targets.json",
+    ] {
+        let original = files[name].clone();
+        for i in 0..original.len() {
+            let mut bad = files.clone();
+            let mut bytes = original.clone();
+            bytes[i] ^= 0x20;
+            bad.insert(name.to_owned(), bytes);
+            if let Ok(u) = update(&bad, Cached::default()) {
+                // Only whitespace or case changes outside `signed` keep the signatures valid.
+                let v: serde_json::Value = serde_json::from_slice(match name {
+                    "2.root.json" => &u.root,
+                    "timestamp.json" => &u.timestamp,
+                    "2.snapshot.json" => &u.snapshot,
+                    _ => &u.targets,
+                })
+                .unwrap();
+                let w: serde_json::Value = serde_json::from_slice(&original).unwrap();
+                assert_eq!(v["signed"], w["signed"], "{name} byte {i}");
+            }
+        }
+    }
 }

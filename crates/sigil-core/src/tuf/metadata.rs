@@ -277,6 +277,12 @@ impl Root {
     }
 }
 
+/// The DER of a P-256 SubjectPublicKeyInfo up to its 65-byte uncompressed point (RFC 5480).
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
 impl Key {
     fn verifies(&self, message: &[u8], sig_hex: &str) -> bool {
         let Ok(sig) = hex::decode(sig_hex) else {
@@ -285,8 +291,20 @@ impl Key {
         match (self.keytype.as_str(), self.scheme.as_str()) {
             // securesystemslib's ECDSA keys: PEM SubjectPublicKeyInfo, DER signatures over
             // SHA-256 of the canonical bytes. Sigstore's root and targets keys are these.
+            // Sigstore's roots 1 to 4 (go-tuf era) give the key as the hex of the uncompressed
+            // point instead.
             ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
-                PublicKey::from_pem(self.keyval.public.as_bytes()).is_ok_and(|k| {
+                let public = self.keyval.public.as_str();
+                let key = if public.starts_with("-----BEGIN") {
+                    PublicKey::from_pem(public.as_bytes()).ok()
+                } else {
+                    hex::decode(public).ok().and_then(|point| {
+                        let mut der = P256_SPKI_PREFIX.to_vec();
+                        der.extend_from_slice(&point);
+                        PublicKey::from_spki_der(&der).ok()
+                    })
+                };
+                key.is_some_and(|k| {
                     k.algorithm() == KeyAlgorithm::EcdsaP256 && k.verify(message, &sig).is_ok()
                 })
             }

@@ -187,7 +187,7 @@ pub struct Request {
 }
 
 /// A target file that matched its length and hashes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct VerifiedTarget {
     pub name: String,
     pub bytes: Vec<u8>,
@@ -195,7 +195,7 @@ pub struct VerifiedTarget {
 
 /// The outcome of an update: the verified metadata (to cache for the next update's rollback
 /// checks) and the verified targets.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Updated {
     pub root: Vec<u8>,
     pub root_version: u64,
@@ -203,6 +203,26 @@ pub struct Updated {
     pub snapshot: Vec<u8>,
     pub targets: Vec<u8>,
     pub files: Vec<VerifiedTarget>,
+}
+
+impl fmt::Debug for VerifiedTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VerifiedTarget({:?}, {} bytes)",
+            self.name,
+            self.bytes.len()
+        )
+    }
+}
+
+impl fmt::Debug for Updated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Updated")
+            .field("root_version", &self.root_version)
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
 }
 
 enum Step {
