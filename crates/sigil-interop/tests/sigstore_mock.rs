@@ -1,6 +1,8 @@
 //! sigil signs against @sigstore/mock (sigstore-js's test Fulcio, CT log and Rekor, npm 0.12,
 //! served on loopback by `testdata/mock-sigstore-server.js`) and verifies the result with the
-//! trusted root that mock instance writes: a blob bundle and a keyless image signature.
+//! trusted root that mock instance writes: a blob bundle (which sigstore-python 4.5 also
+//! verifies offline) and a keyless image signature; and sigstore-js 4.1 signs there with a TSA
+//! timestamp, which sigil verifies.
 //! A second mock instance (other keys, same software) stands for another Sigstore deployment:
 //! its root must not accept the first one's signatures.
 //!
@@ -21,7 +23,9 @@ use sigil_core::ImageRef;
 use sigil_oci::cosign::{fetch_layers, Attachment};
 use sigil_sign::{sign_blob, sign_image, SignOptions, Signer, TlogUpload};
 use sigil_testkit::image::{client, push_image};
-use sigil_testkit::{free_port, peers_venv, start_distribution, system_bin, wait_for_port};
+use sigil_testkit::{
+    free_port, peers_venv, start_distribution, system_bin, venv_bin, wait_for_port,
+};
 use sigil_verify::{
     verify_bundle, verify_candidates, Artifact, BundleSigner, Failure, GithubExpectations,
     IdentityPolicy, ImagePolicy, Matcher, SctPolicy, SignatureCandidate, TlogPolicy, Trust,
@@ -95,6 +99,24 @@ fn token() -> String {
     format!("{header}.{payload}.{}", B64URL.encode(b"unchecked"))
 }
 
+/// The mock's trusted root wrapped as sigstore-python's `--trust-config` wants it.
+fn client_trust_config(mock: &Mock) -> Vec<u8> {
+    let service = |v: u32| {
+        serde_json::json!([{"url": mock.base, "majorApiVersion": v,
+            "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "mock"}])
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": mock.root,
+        "signingConfig": {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": service(1), "oidcUrls": [], "rekorTlogUrls": service(1), "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"},
+        },
+    }))
+    .unwrap()
+}
+
 fn policy(identity: &str) -> IdentityPolicy {
     IdentityPolicy {
         identity: Matcher::Exact(identity.into()),
@@ -131,6 +153,42 @@ async fn sigil_signs_a_blob_against_sigstore_mock_and_verifies_with_its_root() {
     let ok = verify(&BundleSigner::Identity(policy(SUBJECT)), &mock.root)
         .expect("sigil verifies its bundle with the mock's trusted root");
     assert_eq!(ok.timestamps.len(), 1, "the mock log's SET gives the time");
+
+    // sigstore-python 4.5 verifies the same bundle offline with the mock's root.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("artifact"), artifact).unwrap();
+    std::fs::write(dir.path().join("bundle.json"), bundle.to_json()).unwrap();
+    std::fs::write(
+        dir.path().join("trust_config.json"),
+        client_trust_config(&mock),
+    )
+    .unwrap();
+    let python = |identity: &str| {
+        Command::new(venv_bin("sigstore"))
+            .current_dir(dir.path())
+            .args([
+                "--trust-config",
+                "trust_config.json",
+                "verify",
+                "identity",
+                "--offline",
+            ])
+            .args(["--bundle", "bundle.json", "--cert-identity", identity])
+            .args(["--cert-oidc-issuer", ISSUER, "artifact"])
+            .output()
+            .unwrap()
+    };
+    let out = python(SUBJECT);
+    assert!(
+        out.status.success(),
+        "sigstore-python rejects sigil's bundle: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !python("https://github.com/attacker/x/.github/workflows/y.yml@refs/heads/main")
+            .status
+            .success()
+    );
 
     // Another identity fails on the identity check.
     let err = verify(
