@@ -32,6 +32,8 @@ mod manifests;
 mod matching;
 mod metrics;
 pub mod policy;
+mod policy_check;
+mod policy_load;
 mod review;
 mod server;
 mod tls;

@@ -5,8 +5,8 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::engine::{Evaluation, Request};
 
@@ -83,30 +83,37 @@ impl AdmissionRequest {
     }
 }
 
+/// The review envelope, read in one pass (no intermediate JSON tree of the whole body).
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, rename = "apiVersion")]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    request: Option<AdmissionRequest>,
+}
+
 /// Parses a review and returns (apiVersion, request). The error says what is wrong, for a
 /// 400 answer.
 pub fn parse_review(body: &[u8]) -> Result<(String, AdmissionRequest), String> {
-    let mut v: Value =
-        serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
-    let api = v
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let env: Envelope = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            format!("malformed AdmissionReview: {e}")
+        } else {
+            format!("body is not JSON: {e}")
+        }
+    })?;
+    let api = env.api_version;
     if api != "admission.k8s.io/v1" && api != "admission.k8s.io/v1beta1" {
         return Err(format!(
             "apiVersion `{api}` is not admission.k8s.io/v1 or admission.k8s.io/v1beta1"
         ));
     }
-    if v.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
+    if env.kind != "AdmissionReview" {
         return Err("kind is not AdmissionReview".into());
     }
-    let req = v
-        .get_mut("request")
-        .map(Value::take)
-        .ok_or("missing request")?;
-    let req: AdmissionRequest =
-        serde_json::from_value(req).map_err(|e| format!("malformed request: {e}"))?;
+    let req = env.request.ok_or("missing request")?;
     if req.uid.is_empty() {
         return Err("request.uid is empty".into());
     }
@@ -115,20 +122,76 @@ pub fn parse_review(body: &[u8]) -> Result<(String, AdmissionRequest), String> {
 
 /// The AdmissionReview answer for `ev`.
 pub fn review_response(api_version: &str, uid: &str, ev: &Evaluation) -> Value {
-    let mut response = json!({"uid": uid, "allowed": ev.allowed});
-    if !ev.allowed {
-        response["status"] = json!({
-            "metadata": {},
-            "status": "Failure",
-            "message": ev.message.clone().unwrap_or_default(),
-        });
-    } else if !ev.patch.is_empty() {
-        let patch = serde_json::to_vec(&ev.patch).unwrap_or_default();
-        response["patchType"] = json!("JSONPatch");
-        response["patch"] = json!(B64.encode(patch));
+    serde_json::to_value(ReviewAnswer::new(api_version, uid, ev)).unwrap_or(Value::Null)
+}
+
+/// The answer serialized straight to bytes (the server's path: no JSON tree built).
+pub(crate) fn review_response_bytes(api_version: &str, uid: &str, ev: &Evaluation) -> Vec<u8> {
+    serde_json::to_vec(&ReviewAnswer::new(api_version, uid, ev)).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ReviewAnswer<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'static str,
+    response: ReviewResponse<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewResponse<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    metadata: Empty,
+    status: &'static str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+impl<'a> ReviewAnswer<'a> {
+    fn new(api_version: &'a str, uid: &'a str, ev: &'a Evaluation) -> ReviewAnswer<'a> {
+        let (status, patch_type, patch) = if !ev.allowed {
+            (
+                Some(Status {
+                    metadata: Empty {},
+                    status: "Failure",
+                    message: ev.message.as_deref().unwrap_or(""),
+                }),
+                None,
+                None,
+            )
+        } else if !ev.patch.is_empty() {
+            let bytes = serde_json::to_vec(&ev.patch).unwrap_or_default();
+            (None, Some("JSONPatch"), Some(B64.encode(bytes)))
+        } else {
+            (None, None, None)
+        };
+        ReviewAnswer {
+            api_version,
+            kind: "AdmissionReview",
+            response: ReviewResponse {
+                uid,
+                allowed: ev.allowed,
+                status,
+                patch_type,
+                patch,
+                warnings: &ev.warnings,
+            },
+        }
     }
-    if !ev.warnings.is_empty() {
-        response["warnings"] = json!(ev.warnings);
-    }
-    json!({"apiVersion": api_version, "kind": "AdmissionReview", "response": response})
 }

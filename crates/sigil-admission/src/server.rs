@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use crate::engine::{Engine, Phase};
 use crate::metrics::Metrics;
 use crate::policy::{load_policies, policy_files};
-use crate::review::{parse_review, review_response};
+use crate::review::{parse_review, review_response_bytes};
 use crate::Error;
 
 /// Shared by every request.
@@ -115,11 +115,11 @@ async fn review(s: Arc<AppState>, headers: HeaderMap, body: Bytes, phase: Phase)
         tracing::info!(uid = %uid, policy = %r.policy, rule = %r.rule, status = r.status.as_str(), message = %r.message, "image verification");
     }
     s.metrics.record(&ev, start.elapsed());
-    let answer = review_response(&api, &uid, &ev);
+    let answer = review_response_bytes(&api, &uid, &ev);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        answer.to_string(),
+        answer,
     )
         .into_response()
 }

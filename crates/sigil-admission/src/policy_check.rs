@@ -1,0 +1,143 @@
+//! Kyverno's policy-admission checks for `verifyImages` (K:`pkg/validation/policy`,
+//! `api/kyverno/v1/image_verification_types.go` `Validate`): what Kyverno's policy webhook
+//! refuses, refused at load.
+
+use crate::policy::{AttestorSet, Policy, SignatureType};
+use crate::Error;
+
+impl Policy {
+    /// Kyverno's policy-admission checks for `verifyImages` (K:`pkg/validation/policy`,
+    /// `api/kyverno/v1/image_verification_types.go` `Validate`).
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |detail: String| Error::Policy {
+            policy: self.metadata.name.clone(),
+            detail,
+        };
+        if self.metadata.name.is_empty() {
+            return Err(bad("metadata.name is required".into()));
+        }
+        if !self.api_version.starts_with("kyverno.io/") {
+            return Err(bad(format!(
+                "apiVersion `{}` is not kyverno.io/v1 or kyverno.io/v2beta1",
+                self.api_version
+            )));
+        }
+        for rule in &self.spec.rules {
+            let at = |what: &str| format!("rule `{}`: {what}", rule.name);
+            if rule.name.is_empty() {
+                return Err(bad("a rule has no name".into()));
+            }
+            if !rule.verify_images.is_empty()
+                && rule.match_.filters().is_empty()
+                && rule.match_.subjects.is_empty()
+                && rule.match_.any.is_empty()
+                && rule.match_.all.is_empty()
+            {
+                return Err(bad(at(
+                    "match is required (a rule that matches nothing checks nothing)",
+                )));
+            }
+            for f in rule.match_.filters() {
+                if f.kinds.iter().any(|k| k == "*") && !rule.verify_images.is_empty() {
+                    return Err(bad(at("kind `*` is not allowed with verifyImages")));
+                }
+            }
+            for (i, iv) in rule.verify_images.iter().enumerate() {
+                let at = |what: &str| at(&format!("verifyImages[{i}]: {what}"));
+                if iv.references().is_empty() {
+                    return Err(bad(at("An image reference is required")));
+                }
+                for r in iv.references().iter().chain(
+                    iv.skip_image_references
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .iter(),
+                ) {
+                    if r.contains("{{") {
+                        return Err(bad(at(&format!(
+                            "variables are not allowed in image references (`{r}`)"
+                        ))));
+                    }
+                }
+                let sets = iv.effective_attestors();
+                for (s, set) in sets.iter().enumerate() {
+                    validate_set(set, iv.type_, &format!(".attestors[{s}]"))
+                        .map_err(|d| bad(at(&d)))?;
+                }
+                for (a, att) in iv.attestations.iter().enumerate() {
+                    if att.type_.is_none() && att.predicate_type.is_none() {
+                        return Err(bad(at(&format!(".attestations[{a}]: type is required"))));
+                    }
+                    for (s, set) in att.attestors.iter().enumerate() {
+                        validate_set(set, iv.type_, &format!(".attestations[{a}].attestors[{s}]"))
+                            .map_err(|d| bad(at(&d)))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), String> {
+    if set.entries.is_empty() {
+        return Err(format!("{at}: entries must not be empty"));
+    }
+    if let Some(n) = set.count {
+        if n as usize > set.entries.len() {
+            return Err(format!(
+                "{at}: count {n} is larger than the number of entries ({})",
+                set.entries.len()
+            ));
+        }
+    }
+    for (e, entry) in set.entries.iter().enumerate() {
+        let at = format!("{at}.entries[{e}]");
+        let kinds = [
+            entry.keys.is_some(),
+            entry.certificates.is_some(),
+            entry.keyless.is_some(),
+            entry.attestor.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if kinds != 1 {
+            return Err(format!(
+                "{at}: exactly one of keys, certificates, keyless or attestor is required"
+            ));
+        }
+        if ty == SignatureType::Notary && (entry.keys.is_some() || entry.keyless.is_some()) {
+            return Err(format!("{at}: Notary signatures take only certificates"));
+        }
+        if let Some(k) = &entry.keys {
+            if k.public_keys.is_none() && k.kms.is_none() && k.secret.is_none() {
+                return Err(format!(
+                    "{at}.keys: one of publicKeys, kms or secret is required"
+                ));
+            }
+        }
+        if let Some(k) = &entry.keyless {
+            if k.rekor.is_none() && k.roots.is_none() {
+                return Err(format!("{at}.keyless: either rekor or roots is required"));
+            }
+            if let Some(r) = &k.rekor {
+                if r.url.as_deref().unwrap_or("").is_empty() {
+                    return Err(format!("{at}.keyless.rekor: url is required"));
+                }
+            }
+            for re in [&k.subject_reg_exp, &k.issuer_reg_exp]
+                .into_iter()
+                .flatten()
+            {
+                regex::Regex::new(re)
+                    .map_err(|e| format!("{at}.keyless: bad regexp `{re}`: {e}"))?;
+            }
+        }
+        if let Some(nested) = &entry.attestor {
+            validate_set(nested, ty, &format!("{at}.attestor"))?;
+        }
+    }
+    Ok(())
+}
