@@ -66,6 +66,8 @@ enum Command {
     Pipeline(cmd::pipeline::PipelineArgs),
     /// Build an OCI image from files (reproducibly, no container engine) and push it.
     Pack(cmd::pack::PackArgs),
+    /// Refresh the public-good trusted root through TUF (cosign's `initialize`).
+    Initialize(cmd::initialize::InitializeArgs),
     /// Evaluate Kyverno policies against resource files (like `kyverno apply`).
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
             Command::Admission(c) => cmd::admission::run(c).await,
             Command::Policy(c) => cmd::policy::run(c).await,
             Command::Pack(a) => cmd::pack::run(a).await,
+            Command::Initialize(a) => cmd::initialize::run(a).await,
             Command::Lab(a) => cmd::lab::run(a).await,
             Command::Pipeline(a) => cmd::pipeline::run(a).await,
         }

@@ -7,6 +7,7 @@ pub mod admission;
 pub mod attest;
 pub mod ca;
 pub mod download;
+pub mod initialize;
 pub mod keys;
 pub mod lab;
 pub mod pack;
