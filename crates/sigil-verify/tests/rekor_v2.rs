@@ -132,11 +132,14 @@ fn checkpoint_origin_must_be_the_log_host_name() {
     assert!(e.contains("checkpoint origin"), "{e}");
 }
 
+/// A change to the logged body.
+type BodyEdit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn logged_body_must_record_this_signature_key_and_digest() {
     let f = Fixture::new();
     let other = PrivateKey::generate_p256().unwrap();
-    let cases: [(&str, Box<dyn Fn(&mut Value)>); 3] = [
+    let cases: [(&str, BodyEdit); 3] = [
         (
             "digest",
             Box::new(|b: &mut Value| {
