@@ -7,10 +7,13 @@
 #
 # usage: bench/registry/run.sh [REPS]        (default 5; REPS=1 for a quick check)
 # env:   SIGIL_BIN (default target/release/sigil, built if missing; if the workspace does not
-#        build, the registry-only example target/release/examples/serve is used), WRK_SECONDS
+#        build, the registry-only example target/release/examples/serve is used), WRK_SECONDS,
+#        WRK_THREADS (default "1 2": wrk runs once per thread count; -t1 leaves more of the two
+#        cores to the server, which is where the latency tail comes from)
 set -euo pipefail
 REPS=${1:-5}
 WRK_SECONDS=${WRK_SECONDS:-10}
+WRK_THREADS=${WRK_THREADS:-1 2}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SIGIL_BIN=${SIGIL_BIN:-$ROOT/target/release/sigil}
@@ -112,9 +115,11 @@ for rep in $(seq "$REPS"); do
     echo "$kind raw-many pull $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
     if [ "$rep" = 1 ]; then
       for img in big many; do
-        wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency \
-          -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-          "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img.txt"
+        for th in $WRK_THREADS; do
+          wrk -t"$th" -c64 -d"${WRK_SECONDS}s" --latency \
+            -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img-t$th.txt"
+        done
       done
     fi
     stop_registry
@@ -122,9 +127,9 @@ for rep in $(seq "$REPS"); do
   echo "run $rep/$REPS done" >&2
 done
 
-python3 - "$RESULTS" "$WORK" "$REPS" <<'PY'
+python3 - "$RESULTS" "$WORK" "$REPS" "$WRK_THREADS" <<'PY'
 import statistics, sys, os, re
-res, work, reps = sys.argv[1], sys.argv[2], sys.argv[3]
+res, work, reps, wrk_threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 sizes = {}
 for img in ("big", "many"):
     total = 0
@@ -146,8 +151,8 @@ for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pu
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
         print(f"{img:<9}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
-def wrk(kind, img):
-    txt = open(os.path.join(work, f"wrk-{kind}-{img}.txt")).read()
+def wrk(kind, img, th):
+    txt = open(os.path.join(work, f"wrk-{kind}-{img}-t{th}.txt")).read()
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))
     rps = re.search(r"Requests/sec:\s+(\S+)", txt).group(1)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", txt)
@@ -160,9 +165,10 @@ def ms(v):
 for img in ("big", "many"):
     size = os.path.getsize(os.path.join(work, "img", img, "blobs", "sha256",
         __import__("json").load(open(os.path.join(work, "img", img, "index.json")))["manifests"][0]["digest"][7:]))
-    (dl, dr), (sl, sr) = wrk("distribution", img), wrk("sigil", img)
-    print(f"manifest GET ({img}, {size} bytes), wrk -t2 -c64, load generator on the same 2 cores:")
-    print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
-    print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
-    print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.3f}, throughput {sr/dr:.1f}x")
+    for th in wrk_threads:
+        (dl, dr), (sl, sr) = wrk("distribution", img, th), wrk("sigil", img, th)
+        print(f"manifest GET ({img}, {size} bytes), wrk -t{th} -c64, load generator on the same 2 cores:")
+        print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
+        print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
+        print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.3f}, throughput {sr/dr:.1f}x")
 PY

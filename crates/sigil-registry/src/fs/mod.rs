@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sigil_core::Digest;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::name::{Reference, RepoName, Tag};
 use crate::storage::{BlobContent, BodyStream, NewManifest, Storage, StoredManifest};
@@ -147,15 +146,20 @@ impl FsStorage {
     }
 
     async fn linked_blob_size(&self, repo: &RepoName, d: &Digest) -> Result<Option<u64>, Error> {
-        if !exists(&self.blob_link(repo, d)).await? {
-            return Ok(None);
-        }
-        let p = self.blob_path(d);
-        match tokio::fs::metadata(&p).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("reading metadata of", p)(e)),
-        }
+        // One trip to the blocking pool for both checks: pulls of many small layers pay
+        // per-request latency, not bandwidth.
+        let (link, p) = (self.blob_link(repo, d), self.blob_path(d));
+        blocking(move || {
+            if !link.try_exists().map_err(Error::io("checking", &link))? {
+                return Ok(None);
+            }
+            match std::fs::metadata(&p) {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io("reading metadata of", p)(e)),
+            }
+        })
+        .await
     }
 
     /// Writes `content` to the blob store if it is not there yet (content-addressed: an
@@ -234,37 +238,42 @@ impl Storage for FsStorage {
         digest: &Digest,
         range: Option<Range<u64>>,
     ) -> Result<Option<BlobContent>, Error> {
-        if !exists(&self.blob_link(repo, digest)).await? {
-            return Ok(None);
-        }
-        let p = self.blob_path(digest);
-        let mut file = match tokio::fs::File::open(&p).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("opening", p)(e)),
-        };
-        let size = file
-            .metadata()
-            .await
-            .map_err(Error::io("reading metadata of", &p))?
-            .len();
-        let range = range.unwrap_or(0..size);
-        let len = range.end.saturating_sub(range.start);
-        if range.start > 0 {
-            file.seek(std::io::SeekFrom::Start(range.start))
-                .await
-                .map_err(Error::io("seeking in", &p))?;
-        }
-        if len <= SMALL_BLOB {
-            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            (&mut file)
-                .take(len)
-                .read_to_end(&mut buf)
-                .await
-                .map_err(Error::io("reading", &p))?;
-            return Ok(Some(BlobContent::Bytes(Bytes::from(buf))));
-        }
-        Ok(Some(BlobContent::File { file, len }))
+        let (link, p) = (self.blob_link(repo, digest), self.blob_path(digest));
+        // Link check, open, size, seek and (for small blobs) the read in one blocking call.
+        blocking(move || {
+            use std::io::{Read, Seek};
+            if !link.try_exists().map_err(Error::io("checking", &link))? {
+                return Ok(None);
+            }
+            let mut file = match std::fs::File::open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io("opening", p)(e)),
+            };
+            let size = file
+                .metadata()
+                .map_err(Error::io("reading metadata of", &p))?
+                .len();
+            let range = range.unwrap_or(0..size);
+            let len = range.end.saturating_sub(range.start);
+            if range.start > 0 {
+                file.seek(std::io::SeekFrom::Start(range.start))
+                    .map_err(Error::io("seeking in", &p))?;
+            }
+            if len <= SMALL_BLOB {
+                let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                (&mut file)
+                    .take(len)
+                    .read_to_end(&mut buf)
+                    .map_err(Error::io("reading", &p))?;
+                return Ok(Some(BlobContent::Bytes(Bytes::from(buf))));
+            }
+            Ok(Some(BlobContent::File {
+                file: tokio::fs::File::from_std(file),
+                len,
+            }))
+        })
+        .await
     }
 
     async fn blob_mount(
