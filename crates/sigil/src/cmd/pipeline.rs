@@ -4,7 +4,8 @@
 //! Packing runs in process; every later stage runs the sigil command a user would type (a
 //! child process of this executable, with this environment), so the pipeline behaves exactly
 //! as the separate commands do: keyless signing finds GitHub Actions' ambient token, a key's
-//! password comes from `COSIGN_PASSWORD`, trust from `--trusted-root`/`SIGIL_TRUST_CONFIG`.
+//! password comes from `COSIGN_PASSWORD`, trust from `SIGIL_TRUST_CONFIG` (else the embedded
+//! public-good root), registry credentials from the Docker config.
 //! The first stage that fails stops the pipeline; its exit code is the pipeline's.
 
 use std::path::{Path, PathBuf};
