@@ -103,18 +103,20 @@ impl Default for EngineOptions {
     }
 }
 
-/// A policy with what every request would otherwise recompute: its identity (cache key
-/// part) and, per rule and verifyImages entry, the shared entry and its attestor hash.
+/// A policy with what every request would otherwise recompute: its name and key, and per
+/// rule and verifyImages entry, the shared entry and its verdict-cache scope (policy
+/// identity and attestor hash), shared by reference so a request allocates none of them.
 #[derive(Debug)]
 struct Prepared {
     policy: Policy,
-    identity: String,
+    name: Arc<str>,
     key: String,
-    entries: Vec<Vec<(Arc<ImageVerification>, String)>>,
+    entries: Vec<Vec<(Arc<ImageVerification>, Arc<str>)>>,
 }
 
 impl Prepared {
     fn new(policy: Policy) -> Prepared {
+        let identity = policy.identity();
         let entries = policy
             .spec
             .rules
@@ -122,12 +124,15 @@ impl Prepared {
             .map(|r| {
                 r.verify_images
                     .iter()
-                    .map(|iv| (Arc::new(iv.clone()), iv.attestor_identity()))
+                    .map(|iv| {
+                        let scope = format!("{}|{}", identity, iv.attestor_identity());
+                        (Arc::new(iv.clone()), Arc::from(scope))
+                    })
                     .collect()
             })
             .collect();
         Prepared {
-            identity: policy.identity(),
+            name: Arc::from(policy.metadata.name.as_str()),
             key: policy.key(),
             policy,
             entries,
@@ -145,15 +150,15 @@ pub struct Engine {
 
 /// One (rule, verifyImages entry, image) to check.
 struct Job {
-    policy: String,
-    policy_key: String,
-    policy_identity: String,
-    rule: String,
+    policy: Arc<str>,
+    policy_key: Arc<str>,
+    rule: Arc<str>,
     entry: Arc<ImageVerification>,
-    attestors: String,
+    /// Verdict-cache scope: policy identity and attestor hash.
+    scope: Arc<str>,
     action: FailureAction,
     failure_policy: FailurePolicy,
-    found: FoundImage,
+    found: Arc<FoundImage>,
 }
 
 impl Engine {
@@ -215,7 +220,7 @@ impl Engine {
             username: &req.username,
             groups: &req.groups,
         };
-        let mut images: Option<Result<Vec<FoundImage>, String>> = None;
+        let mut images: Option<Result<Vec<Arc<FoundImage>>, String>> = None;
         let mut jobs = Vec::new();
         for prepared in policies.iter() {
             let policy = &prepared.policy;
@@ -250,7 +255,9 @@ impl Engine {
                     continue;
                 }
                 let found = images.get_or_insert_with(|| {
-                    images_of(&req.kind, &req.object).map_err(|e| e.to_string())
+                    images_of(&req.kind, &req.object)
+                        .map(|v| v.into_iter().map(Arc::new).collect())
+                        .map_err(|e| e.to_string())
                 });
                 let found = match found {
                     Ok(f) => f,
@@ -261,7 +268,9 @@ impl Engine {
                     }
                 };
                 let entries = prepared.entries.get(ri).map(Vec::as_slice).unwrap_or(&[]);
-                for (entry, attestors) in entries {
+                let rule_arc: Arc<str> = Arc::from(rule_name.as_str());
+                let key_arc: Arc<str> = Arc::from(prepared.key.as_str());
+                for (entry, scope) in entries {
                     let iv = entry.as_ref();
                     let action = policy.action(iv);
                     for f in found.iter() {
@@ -291,12 +300,11 @@ impl Engine {
                             continue;
                         }
                         jobs.push(Job {
-                            policy: policy.metadata.name.clone(),
-                            policy_key: prepared.key.clone(),
-                            policy_identity: prepared.identity.clone(),
-                            rule: rule_name.clone(),
+                            policy: prepared.name.clone(),
+                            policy_key: key_arc.clone(),
+                            rule: rule_arc.clone(),
                             entry: entry.clone(),
-                            attestors: attestors.clone(),
+                            scope: scope.clone(),
                             action,
                             failure_policy: policy.failure_policy(),
                             found: f.clone(),
@@ -332,10 +340,10 @@ impl Engine {
     async fn run_jobs(&self, jobs: Vec<Job>, phase: Phase, ev: &mut Evaluation) {
         // One digest per image string, resolved once: every rule verifies, and the patch
         // pins, the same content.
-        let mut unique: Vec<ImageInfo> = Vec::new();
+        let mut unique: Vec<&ImageInfo> = Vec::new();
         for j in &jobs {
             if !unique.iter().any(|u| u.raw == j.found.image.raw) {
-                unique.push(j.found.image.clone());
+                unique.push(&j.found.image);
             }
         }
         let digests =
@@ -365,11 +373,10 @@ impl Engine {
                 self.verifier
                     .verify(
                         VerifyJob {
-                            image: j.found.image.clone(),
+                            found: j.found.clone(),
                             entry: j.entry.clone(),
-                            policy: j.policy_identity.clone(),
+                            scope: j.scope.clone(),
                             rule: j.rule.clone(),
-                            attestors: j.attestors.clone(),
                         },
                         digest,
                     )
@@ -449,9 +456,9 @@ impl Engine {
                     *e = "fail";
                 }
                 scoped
-                    .entry(j.policy_key.clone())
+                    .entry(j.policy_key.to_string())
                     .or_default()
-                    .entry(j.rule.clone())
+                    .entry(j.rule.to_string())
                     .or_default()
                     .insert(key, st);
             }
@@ -460,9 +467,9 @@ impl Engine {
                     .push(format!("policy {}.{}: {message}", j.policy, j.rule));
             }
             ev.results.push(RuleResult {
-                policy: j.policy.clone(),
-                policy_key: j.policy_key.clone(),
-                rule: j.rule.clone(),
+                policy: j.policy.to_string(),
+                policy_key: j.policy_key.to_string(),
+                rule: j.rule.to_string(),
                 image: Some(img.raw.clone()),
                 status,
                 message,

@@ -35,7 +35,7 @@ use sigil_verify::{
 use crate::attestor::{carries_certificate, image_policy, pinned_certificate};
 use crate::conditions;
 use crate::fetcher::{BundleBlob, Fetcher};
-use crate::image::ImageInfo;
+use crate::image::{FoundImage, ImageInfo};
 use crate::policy::{
     Attestation, Attestor, AttestorSet, ImageVerification, Keyless, SignatureType,
 };
@@ -98,9 +98,9 @@ type Outcome = Result<Digest, VerifyError>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
     digest: String,
-    policy: String,
-    rule: String,
-    attestors: String,
+    /// Policy identity and attestor hash ([`VerifyJob::scope`]).
+    scope: Arc<str>,
+    rule: Arc<str>,
 }
 
 enum Slot {
@@ -136,13 +136,13 @@ impl std::fmt::Debug for ImageVerifier {
 /// What to verify one image against.
 #[derive(Clone, Debug)]
 pub struct VerifyJob {
-    pub image: ImageInfo,
+    /// The image and where it was found.
+    pub found: Arc<FoundImage>,
     pub entry: Arc<ImageVerification>,
-    /// [`crate::Policy::identity`].
-    pub policy: String,
-    pub rule: String,
-    /// [`ImageVerification::attestor_identity`] of `entry`.
-    pub attestors: String,
+    /// [`crate::Policy::identity`] and [`ImageVerification::attestor_identity`] of
+    /// `entry`: with the digest and the rule, the verdict-cache key.
+    pub scope: Arc<str>,
+    pub rule: Arc<str>,
 }
 
 impl ImageVerifier {
@@ -183,7 +183,7 @@ impl ImageVerifier {
         Ok(d)
     }
 
-    /// Verifies `job.image` at `digest`: from the cache when allowed, else through the
+    /// Verifies `job.found.image` at `digest`: from the cache when allowed, else through the
     /// pipeline (one shared task per key).
     pub async fn verify(
         &self,
@@ -206,9 +206,8 @@ impl ImageVerifier {
         }
         let key = Key {
             digest: digest.to_string(),
-            policy: job.policy.clone(),
+            scope: job.scope.clone(),
             rule: job.rule.clone(),
-            attestors: job.attestors.clone(),
         };
         let now = Instant::now();
         let pending = {
@@ -326,7 +325,7 @@ async fn verify_uncached(
     let mut ctx = Ctx {
         fetcher,
         trusted_root,
-        image: job.image.reference.with_digest(digest.clone()),
+        image: job.found.image.reference.with_digest(digest.clone()),
         kind: entry.type_,
         default_repo: match &entry.repository {
             Some(r) => Some(parse_repo(r)?),
