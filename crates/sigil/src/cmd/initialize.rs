@@ -53,7 +53,7 @@ async fn initialize(
         None if mirror == PUBLIC_GOOD_MIRROR => PUBLIC_GOOD_TUF_ROOT.to_vec(),
         // Another mirror: its cached root, from an earlier `--root`.
         None => cache.cached().root.with_context(|| {
-            format!("no TUF root for mirror `{mirror}`: pass --root FILE (its trusted root.json)")
+            format!("no TUF root for mirror `{mirror}`: pass --root FILE (the TUF root.json to trust for it)")
         })?,
     };
     let client = reqwest::Client::builder()

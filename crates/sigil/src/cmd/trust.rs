@@ -25,13 +25,18 @@ pub struct TrustOpts {
 
 impl TrustOpts {
     pub fn load(&self) -> anyhow::Result<Arc<TrustedRoot>> {
+        self.load_from(tuf_home().as_deref())
+    }
+
+    /// [`TrustOpts::load`] with the TUF home given (tests).
+    fn load_from(&self, tuf_home: Option<&std::path::Path>) -> anyhow::Result<Arc<TrustedRoot>> {
         let (bytes, from) = match (&self.trusted_root, &self.trust_config) {
             (Some(p), _) | (None, Some(p)) => (
                 std::fs::read(p)
                     .with_context(|| format!("reading trust root `{}`", p.display()))?,
                 p.display().to_string(),
             ),
-            (None, None) => cached_tuf_root().unwrap_or_else(|| {
+            (None, None) => tuf_home.and_then(cached_tuf_root).unwrap_or_else(|| {
                 (
                     PUBLIC_GOOD.to_vec(),
                     "the embedded public-good Sigstore root".to_owned(),
@@ -56,11 +61,10 @@ pub fn tuf_home() -> Option<PathBuf> {
 /// The trusted root `sigil initialize` verified and cached for the mirror it last refreshed
 /// from (public-good's unless `--mirror` said otherwise), with a description for errors.
 /// `None` when there is none: the embedded root is the fallback.
-fn cached_tuf_root() -> Option<(Vec<u8>, String)> {
+fn cached_tuf_root(home: &std::path::Path) -> Option<(Vec<u8>, String)> {
     use sigil_sign::tuf::{recorded_mirror, TufCache, PUBLIC_GOOD_MIRROR, TRUSTED_ROOT};
-    let home = tuf_home()?;
-    let mirror = recorded_mirror(&home).unwrap_or_else(|| PUBLIC_GOOD_MIRROR.to_owned());
-    let path = TufCache::new(&home, &mirror).target_path(TRUSTED_ROOT);
+    let mirror = recorded_mirror(home).unwrap_or_else(|| PUBLIC_GOOD_MIRROR.to_owned());
+    let path = TufCache::new(home, &mirror).target_path(TRUSTED_ROOT);
     let bytes = std::fs::read(&path).ok()?;
     Some((
         bytes,
@@ -160,4 +164,66 @@ pub async fn signer(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn opts() -> TrustOpts {
+        TrustOpts {
+            trusted_root: None,
+            trust_config: None,
+        }
+    }
+
+    /// Caches a trusted root as `sigil initialize` would, for public-good's mirror.
+    fn cache(home: &std::path::Path, bytes: &[u8]) -> PathBuf {
+        let cache = sigil_sign::tuf::TufCache::new(home, sigil_sign::tuf::PUBLIC_GOOD_MIRROR);
+        let path = cache.target_path(sigil_sign::tuf::TRUSTED_ROOT);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn cached_tuf_root_is_preferred_over_the_embedded_one() {
+        let home = tempfile::tempdir().unwrap();
+        let embedded = opts().load_from(Some(home.path())).unwrap();
+        assert!(!embedded.ctlogs.is_empty());
+
+        // A cached root that differs from the embedded one (no CT logs) wins.
+        let mut v: serde_json::Value = serde_json::from_slice(PUBLIC_GOOD).unwrap();
+        v["ctlogs"] = serde_json::json!([]);
+        let path = cache(home.path(), &serde_json::to_vec(&v).unwrap());
+        assert!(opts()
+            .load_from(Some(home.path()))
+            .unwrap()
+            .ctlogs
+            .is_empty());
+
+        // --trusted-root still beats it.
+        let explicit = TrustOpts {
+            trusted_root: Some(path.with_file_name("explicit.json")),
+            trust_config: None,
+        };
+        std::fs::write(explicit.trusted_root.as_ref().unwrap(), PUBLIC_GOOD).unwrap();
+        assert!(!explicit
+            .load_from(Some(home.path()))
+            .unwrap()
+            .ctlogs
+            .is_empty());
+    }
+
+    #[test]
+    fn unreadable_cached_root_says_how_to_fix_it() {
+        let home = tempfile::tempdir().unwrap();
+        cache(home.path(), b"{not json");
+        let err = opts().load_from(Some(home.path())).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("rerun `sigil initialize`"),
+            "{err:#}"
+        );
+    }
 }
