@@ -11,6 +11,14 @@
 # (`--keep`, `--state-dir DIR`, `--app PATH`). No peer tool is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Build dependencies: a C compiler (ring), OpenSSL's headers and pkg-config (the log's
+# pre-hashed ECDSA/RSA checks). Installed with apt when missing and we are root on Debian.
+if [ -z "${SIGIL_BIN:-}" ] && command -v dpkg >/dev/null; then
+  missing=$(for p in gcc libc6-dev libssl-dev pkg-config; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+fi
 if [ -n "${SIGIL_BIN:-}" ]; then
   sigil=$SIGIL_BIN
 else
