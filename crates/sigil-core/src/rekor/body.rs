@@ -1,10 +1,10 @@
 //! Proposed entries → canonical bodies, with the signature check Rekor makes before it
 //! accepts an entry (rekor `pkg/types/{hashedrekord/v0.0.1,dsse/v0.0.1,intoto/v0.0.2}`).
 //!
-//! - hashedrekord 0.0.1: the signature is checked against the *digest* (ECDSA P-256/P-384
-//!   with `verify_prehash` from the RustCrypto `p256`/`p384` crates, since ring only verifies
-//!   whole messages). Rekor takes Ed25519 here only as Ed25519ph and RSA through Go's
-//!   crypto; neither is offered by ring, so both are refused with a clear error.
+//! - hashedrekord 0.0.1: the signature is checked against the *digest* (ECDSA P-256/P-384 and
+//!   RSA PKCS#1 v1.5 through [`PublicKey::verify_prehashed`], since ring only verifies whole
+//!   messages). Rekor takes Ed25519 here only as Ed25519ph, which is refused with a clear
+//!   error.
 //! - dsse 0.0.1: every envelope signature must verify (PAE, ring) under one of `verifiers`;
 //!   the stored body keeps the envelope and payload SHA-256 and the signatures sorted.
 //! - intoto 0.0.2: the same check over `content.envelope` (payload and signatures are
