@@ -27,6 +27,11 @@ fn testdata(rel: &str) -> Vec<u8> {
 
 /// The mirror: every file under `testdata/tuf/repo`, by path.
 fn mirror() -> HashMap<String, Vec<u8>> {
+    mirror_of("repo")
+}
+
+/// Every file under `testdata/tuf/<dir>`, by path.
+fn mirror_of(dir: &str) -> HashMap<String, Vec<u8>> {
     fn walk(dir: &Path, base: &Path, out: &mut HashMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -43,7 +48,9 @@ fn mirror() -> HashMap<String, Vec<u8>> {
             }
         }
     }
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tuf/repo");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/tuf")
+        .join(dir);
     let mut out = HashMap::new();
     walk(&base, &base, &mut out);
     out
@@ -711,4 +718,33 @@ fn every_one_byte_change_of_the_metadata_is_handled_without_a_panic() {
             }
         }
     }
+}
+
+#[test]
+fn repository_without_consistent_snapshots() {
+    let files = mirror_of("plain");
+    let mut update = Update::new(
+        &files["1.root.json"],
+        Cached::default(),
+        &[("trusted_root.json", Need::Required)],
+        NOW,
+    )
+    .unwrap();
+    let mut fetched = Vec::new();
+    while let Some(request) = update.request() {
+        fetched.push(request.path.clone());
+        update.receive(files.get(&request.path).cloned()).unwrap();
+    }
+    let u = update.finish().unwrap();
+    assert_eq!(
+        fetched,
+        [
+            "2.root.json",
+            "timestamp.json",
+            "snapshot.json",
+            "targets.json",
+            "targets/trusted_root.json"
+        ]
+    );
+    assert_eq!(u.files[0].bytes, files["targets/trusted_root.json"]);
 }

@@ -12,6 +12,7 @@ ed25519, threshold 2), timestamp/snapshot/targets 1. v2: root 2 rotates the root
 B + C (threshold 2, signed by A, B and C), timestamp/snapshot/targets 2 with new target bytes,
 signing_config.v0.2.json and a delegated role `extra`. timestamp.json is the v2 one.
 attacks/: validly signed files for the rollback, expiry and rotation tests.
+plain/: a repository without consistent snapshots (`snapshot.json`, `targets/trusted_root.json`).
 """
 
 import copy
@@ -178,5 +179,28 @@ def main():
     write(os.path.join(ATTACKS, "timestamp.wrong-key.json"), ts, S)
 
 
+def plain():
+    """A repository with consistent_snapshot false: unversioned metadata and target paths."""
+    out = os.path.join(HERE, "plain")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(os.path.join(out, "targets"))
+    data = b'{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}\n'
+    with open(os.path.join(out, "targets", "trusted_root.json"), "wb") as f:
+        f.write(data)
+    r = root(1, [B], 1)
+    r.signed.consistent_snapshot = False
+    write(os.path.join(out, "1.root.json"), r, B)
+    t = Metadata(Targets(version=1, expires=EXPIRES))
+    t.signed.targets["trusted_root.json"] = TargetFile.from_data("trusted_root.json", data, ["sha256"])
+    t1 = write(os.path.join(out, "targets.json"), t, G)
+    s = Metadata(Snapshot(version=1, expires=EXPIRES))
+    s.signed.meta["targets.json"] = meta(t1, 1)
+    s1 = write(os.path.join(out, "snapshot.json"), s, S)
+    ts = Metadata(Timestamp(version=1, expires=EXPIRES))
+    ts.signed.snapshot_meta = meta(s1, 1)
+    write(os.path.join(out, "timestamp.json"), ts, T)
+
+
 if __name__ == "__main__":
     main()
+    plain()
