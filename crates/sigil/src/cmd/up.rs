@@ -110,6 +110,10 @@ impl Stack {
             &dir.join("tlog"),
             sigil_tlog::LogConfig {
                 max_entry_size: STACK_MAX_ENTRY_SIZE,
+                // A new log signs its checkpoints under its host, as public Rekor signs under
+                // `rekor.sigstore.dev`: sigstore-js accepts a checkpoint only if the signer's
+                // name is found in the log's `baseUrl`. A log created before keeps its origin.
+                origin: (!dir.join("tlog").exists()).then(|| a.tlog_addr.ip().to_string()),
                 ..sigil_tlog::LogConfig::default()
             },
         )
