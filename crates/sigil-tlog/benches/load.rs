@@ -6,7 +6,10 @@
 //!    alternating between the sizes, send `TLOG_BENCH_REQUESTS` (20,000) real hashedrekord
 //!    entries in total from 64 concurrent clients, each with its own P-256 key and signature,
 //!    so the server pays the signature check; report the median durable appends/s and the add
-//!    latency p50/p99;
+//!    latency p50/p99, and the server's CPU time per append (process CPU minus the load
+//!    generator's threads, from `/proc/self/task/*/stat`): other jobs on a shared machine move
+//!    appends/s a lot, CPU per append much less, and 2 cores / CPU per append is what the
+//!    server would sustain with the load generator elsewhere;
 //! 3. 64 clients, then 1 client, GET `/api/v1/log/entries?logIndex=<random>` (entry + SET +
 //!    inclusion proof):
 //!    p50/p99;
@@ -60,6 +63,36 @@ fn dir_bytes(p: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// utime + stime (clock ticks) from a `/proc/.../stat` line, and the thread's name.
+fn stat_ticks(path: &Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (open, close) = (text.find('(')?, text.rfind(')')?);
+    let comm = text.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = text.get(close + 2..)?.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((comm, ticks))
+}
+
+/// CPU ticks of the whole process (exited threads included) and of the load generator's
+/// threads (the client runtime `load-client*` and the main thread, named after this binary,
+/// `load-…`). The difference is the server's: its runtime, sequencer and sync threads.
+fn cpu_split() -> (u64, u64) {
+    let total = stat_ticks(Path::new("/proc/self/stat")).map_or(0, |(_, t)| t);
+    let client = std::fs::read_dir("/proc/self/task")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| stat_ticks(&e.path().join("stat")))
+                .filter(|(comm, _)| comm.starts_with("load-"))
+                .map(|(_, t)| t)
+                .sum()
+        })
+        .unwrap_or(0);
+    (total, client)
+}
+
+/// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
 
 /// Pre-loads `n` entries shaped like public Rekor's hashedrekord bodies (a PEM key, a DER
 /// signature, a distinct artifact hash each).
@@ -242,6 +275,7 @@ fn main() {
         preload(&dir, *n);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("tlog-server")
             .enable_all()
             .build()
             .unwrap();
@@ -259,32 +293,45 @@ fn main() {
             server,
             Vec::<f64>::new(),
             Vec::<Duration>::new(),
+            Vec::<f64>::new(),
         ));
     }
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("load-client")
         .enable_all()
         .build()
         .unwrap();
     for round in 0..rounds {
-        for (n, _, _, server, rates, lats) in logs.iter_mut() {
+        for (n, _, _, server, rates, lats, cpus) in logs.iter_mut() {
             eprintln!(
                 "round {round}: signing {} requests with distinct keys",
                 n_req / rounds
             );
             let reqs = requests(n_req / rounds);
+            let count = reqs.len() as f64;
+            let (total0, client0) = cpu_split();
             let (rate, lat) = client_rt.block_on(run_load(&server.url(), reqs));
-            eprintln!("round {round}: {n} pre-loaded: {rate:.0} appends/s");
+            let (total1, client1) = cpu_split();
+            let server_ticks = (total1 - total0).saturating_sub(client1 - client0);
+            let cpu_us = server_ticks as f64 / TICKS_PER_SEC * 1e6 / count;
+            eprintln!(
+                "round {round}: {n} pre-loaded: {rate:.0} appends/s, server CPU {cpu_us:.0} us/append, load generator {:.0} us/append",
+                (client1 - client0) as f64 / TICKS_PER_SEC * 1e6 / count
+            );
             rates.push(rate);
             lats.extend(lat);
+            cpus.push(cpu_us);
         }
     }
-    println!("| pre-loaded | appends/s (median of {rounds} rounds) | add p50 ms | add p99 ms | proof GET p50 ms | proof GET p99 ms | bytes/entry |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| pre-loaded | appends/s (median of {rounds} rounds) | server CPU us/append (median) | add p50 ms | add p99 ms | proof GET p50 ms | proof GET p99 ms | bytes/entry |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut medians = Vec::new();
-    for (n, dir, rt, server, mut rates, mut lat) in logs {
+    for (n, dir, rt, server, mut rates, mut lat, mut cpus) in logs {
         rates.sort_by(f64::total_cmp);
         let rate = rates[rates.len() / 2];
+        cpus.sort_by(f64::total_cmp);
+        let cpu = cpus[cpus.len() / 2];
         lat.sort();
         let url = server.url();
         let size = server.log().head().size;
@@ -292,7 +339,8 @@ fn main() {
         let reads1 = client_rt.block_on(run_reads(&url, size, n_reads / 4, 1));
         let bytes = dir_bytes(&dir) as f64 / size as f64;
         println!(
-            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.3} / {:.3} | {:.3} / {:.3} | {bytes:.0} |",
+            "| {n} | {rate:.0} | {cpu:.0} (2 free cores: {:.0}/s) | {:.2} | {:.2} | {:.3} / {:.3} | {:.3} / {:.3} | {bytes:.0} |",
+            2e6 / cpu,
             pct(&lat, 0.5),
             pct(&lat, 0.99),
             pct(&reads, 0.5),
