@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in turn for SECONDS each (default 600, the issue's figure), seeding
+# the corpora first, and prints one line per target: runs, corpus size, crashes. Needs the
+# nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). Crashes land in
+# fuzz/artifacts/<target>/; reproduce with `cargo +nightly fuzz run <target> <file>`.
+#   bash fuzz/run-all.sh 600
+set -euo pipefail
+cd "$(dirname "$0")"
+SECONDS_EACH=${1:-600}
+bash seed.sh > /dev/null
+cargo +nightly fuzz build --sanitizer none
+bin=target/x86_64-unknown-linux-gnu/release
+status=0
+for t in $(cargo +nightly fuzz list); do
+  mkdir -p "artifacts/$t"
+  log=$(mktemp)
+  if "$bin/$t" "corpus/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
+      -artifact_prefix="artifacts/$t/" > "$log" 2>&1; then r=ok; else r=CRASH; status=1; fi
+  runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log")
+  printf '%-18s %-6s %10s runs %6s corpus files %s\n' "$t" "$r" "${runs:-?}" "$(ls "corpus/$t" | wc -l)" \
+    "$(grep -m1 -E 'panicked at|SUMMARY' "$log" || true)"
+  rm -f "$log"
+done
+exit "$status"
