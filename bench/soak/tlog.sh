@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Soak (issue 11): `sigil tlog serve` at twice its goal load — 10,000 appends/s attempted
+# (TARGET_RPS) — for DURATION seconds (default 600), with distinct hashedrekord entries
+# (each its own signature, which the log verifies) sent on a constant schedule from
+# CONNECTIONS keep-alive connections by bench/soak/load (wrk2-style: no request is skipped
+# because an earlier one was slow). Printed per WINDOW (30 s): appends/s scheduled and
+# completed, non-201 answers, service p50/p99, p99 from the scheduled time (includes falling
+# behind), and the log's RSS; then RSS at start and end. The same run's setup as
+# bench/tlog (an ECDSA log on a fresh data directory, 128 KiB entry limit). The load
+# generator shares the machine's cores with the log.
+#
+# Environment: DURATION (600), WINDOW (30), CONNECTIONS (128), TARGET_RPS (10000),
+# TLOG_SOAK_DIR (a fresh temporary directory; the log grows by ~1 KB per entry).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-600}
+WINDOW=${WINDOW:-30}
+CONNECTIONS=${CONNECTIONS:-128}
+TARGET_RPS=${TARGET_RPS:-10000}
+cargo build --release --locked -q -p sigil --bin sigil
+CARGO_TARGET_DIR=$PWD/target cargo build --release -q --manifest-path bench/soak/load/Cargo.toml
+sigil=$PWD/target/release/sigil
+load=$PWD/target/release/sigil-soak-load
+work=$(mktemp -d)
+data=${TLOG_SOAK_DIR:-$work/log}
+LOG_PID=
+cleanup() { [ -n "$LOG_PID" ] && kill "$LOG_PID" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+"$sigil" tlog serve --addr 127.0.0.1:0 --data-dir "$data" > "$work/out" 2> "$work/err" &
+LOG_PID=$!
+addr=
+for _ in $(seq 200); do
+  addr=$(sed -n 's|.*listening on \([^ ]*\).*|\1|p' "$work/out")
+  [ -n "$addr" ] && break
+  sleep 0.05
+done
+[ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
+addr=${addr#http://}
+echo "tlog soak: $DURATION s in $WINDOW s windows, target $TARGET_RPS appends/s (2x the 5,000/s goal), $CONNECTIONS connections, $(nproc) cores"
+"$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS"
+kill -0 "$LOG_PID" 2>/dev/null || { echo "the log died during the soak" >&2; exit 1; }
+echo "log size after the soak: $(du -sh "$data" | cut -f1)"
