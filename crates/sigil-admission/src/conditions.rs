@@ -83,6 +83,46 @@ pub fn evaluate(conditions: &[Value], predicate: &Value) -> Result<bool, Conditi
     Ok(true)
 }
 
+/// The operators [`evaluate`] knows.
+const OPERATORS: &[&str] = &[
+    "Equals",
+    "Equal",
+    "NotEquals",
+    "NotEqual",
+    "In",
+    "AllIn",
+    "NotIn",
+    "AnyIn",
+    "AnyNotIn",
+    "AllNotIn",
+    "GreaterThan",
+    "GreaterThanOrEquals",
+    "LessThan",
+    "LessThanOrEquals",
+    "DurationGreaterThan",
+    "DurationGreaterThanOrEquals",
+    "DurationLessThan",
+    "DurationLessThanOrEquals",
+];
+
+/// Checks the shape of `conditions` when a policy is loaded: `any`/`all` blocks of
+/// conditions with a known operator. Variables are only resolved at evaluation.
+pub fn check_syntax(conditions: &[Value]) -> Result<(), ConditionError> {
+    for (i, block) in conditions.iter().enumerate() {
+        let block: AnyAll = serde_json::from_value(block.clone())
+            .map_err(|e| ConditionError(format!("[{i}]: invalid condition block: {e}")))?;
+        for c in block.any.iter().chain(block.all.iter()) {
+            if !OPERATORS.contains(&c.operator.as_str()) {
+                return Err(ConditionError(format!(
+                    "[{i}]: unknown operator `{}`",
+                    c.operator
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check(c: &Condition, data: &Rcvar) -> Result<bool, ConditionError> {
     let key = substitute(&c.key, data)?;
     let value = substitute(&c.value, data)?;

@@ -124,3 +124,24 @@ fn go_durations() {
     assert_eq!(format_duration(72 * 3_600_000_000_000), "72h0m0s");
     assert_eq!(format_duration(-2_000_000_000), "-2s");
 }
+
+#[test]
+fn syntax_is_checked_at_load() {
+    assert_eq!(
+        check_syntax(&cond(json!("{{ a }}"), "Equals", json!(1))),
+        Ok(())
+    );
+    assert!(check_syntax(&cond(json!("{{ a }}"), "Bigger", json!(1))).is_err());
+    assert!(check_syntax(&[json!({"all": "not a list"})]).is_err());
+    // Every policy of the Kyverno corpus that has conditions passes.
+    for c in [
+        cond(json!("{{ Data.bomFormat }}"), "Equals", json!("CycloneDX")),
+        cond(
+            json!("{{ time_since('','{{metadata.scanFinishedOn}}','') }}"),
+            "LessThanOrEquals",
+            json!("168h"),
+        ),
+    ] {
+        assert_eq!(check_syntax(&c), Ok(()));
+    }
+}

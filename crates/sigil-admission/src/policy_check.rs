@@ -73,6 +73,8 @@ impl Policy {
                         validate_set(set, iv.type_, &format!(".attestations[{a}].attestors[{s}]"))
                             .map_err(|d| bad(at(&d)))?;
                     }
+                    crate::conditions::check_syntax(&att.conditions)
+                        .map_err(|e| bad(at(&format!(".attestations[{a}].conditions: {e}"))))?;
                 }
             }
         }
