@@ -4,15 +4,18 @@
 //! and `sigil admission manifests`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_testkit::image::{client, push_image};
-use sigil_testkit::{free_port, start_distribution, system_bin, wait_for_port};
+use sigil_testkit::{start_distribution, system_bin};
+
+#[path = "support/admission.rs"]
+mod support;
+use support::{kubectl_create_deployment, kubectl_run, start_webhook, testdata, Webhook};
 
 fn sigil(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sigil"))
@@ -34,69 +37,6 @@ fn ok(o: Output) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-fn testdata(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sigil-admission/testdata")
-        .join(p)
-}
-
-/// The webhook as a child process, killed on drop.
-struct Webhook {
-    child: Child,
-    addr: String,
-    ca: PathBuf,
-}
-
-impl Drop for Webhook {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_webhook(dir: &Path, policy: &Path) -> Webhook {
-    let tls = dir.join("tls");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env_remove("SIGIL_TRUST_CONFIG")
-        .args([
-            "admission",
-            "serve",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--addr",
-            "127.0.0.1:0",
-            "--tls-self-signed",
-            tls.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("webhook exited before serving:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(rest) = line.split("serving https://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Webhook {
-        child,
-        addr,
-        ca: tls.join("ca.crt"),
-    }
 }
 
 /// POSTs `body` with curl over TLS, verifying the webhook's certificate against its CA.
@@ -212,57 +152,6 @@ fn apply_patch(doc: &mut Value, patch: &[Value]) {
     }
 }
 
-/// `kubectl run NAME --image IMG --restart=Never --dry-run=client -o json`, against the
-/// discovery stub (kubectl run needs API discovery; see testdata/SOURCE.md).
-fn kubectl_run(name: &str, image: &str) -> Value {
-    let kubectl = system_bin("kubectl");
-    let port = free_port();
-    let mut stub = Command::new(system_bin("python3"))
-        .arg(testdata("fake_discovery.py"))
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(10));
-    let out = Command::new(kubectl)
-        .args([
-            &format!("--server=http://127.0.0.1:{port}"),
-            "run",
-            name,
-            &format!("--image={image}"),
-            "--restart=Never",
-            "--dry-run=client",
-            "-o",
-            "json",
-        ])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .unwrap();
-    let _ = stub.kill();
-    let _ = stub.wait();
-    let out = ok(out);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn kubectl_create_deployment(name: &str, image: &str) -> Value {
-    let out = ok(Command::new(system_bin("kubectl"))
-        .args([
-            "create",
-            "deployment",
-            name,
-            &format!("--image={image}"),
-            "--dry-run=client",
-            "-o",
-            "json",
-        ])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .unwrap());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The lab's policy, verbatim but for the registry, with its keyless attestor or a `keys`
 /// attestor holding `pem` (keyless signing is not in the CLI yet; see docs/admission.md).
 fn lab_policy(registry: &str, pem: Option<&str>) -> String {
@@ -324,7 +213,7 @@ fn exercise_four_against_the_local_stack() {
         lab_policy(&reg.addr, Some(&pem)),
     )
     .unwrap();
-    let w = start_webhook(d, &policies);
+    let w = start_webhook(d, &[], &policies);
     assert_eq!(get(&w, "/healthz"), "ok");
     assert_eq!(get(&w, "/readyz"), "ok");
 

@@ -9,16 +9,18 @@
 //! keyless SLSA attestation satisfies it and denies the one whose attestation does not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_testkit::image::{client, push_image};
 use sigil_testkit::stack::Stack;
-use sigil_testkit::{free_port, system_bin, wait_for_port};
+use sigil_testkit::system_bin;
+
+#[path = "support/admission.rs"]
+mod support;
+use support::{kubectl_create_deployment, kubectl_run, start_webhook, testdata, Webhook};
 
 const WORKFLOW_REPO: &str = "lab/cosign-lab";
 
@@ -43,61 +45,6 @@ fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-fn testdata(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sigil-admission/testdata")
-        .join(p)
-}
-
-struct Webhook {
-    child: Child,
-    addr: String,
-    ca: PathBuf,
-}
-
-impl Drop for Webhook {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `sigil admission serve` with the stack's trust config (`SIGIL_TRUST_CONFIG`).
-fn start_webhook(dir: &Path, env: &[(String, String)], policy: &Path) -> Webhook {
-    let tls = dir.join("tls");
-    let mut child = Command::new(bin())
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["admission", "serve", "--policy"])
-        .arg(policy)
-        .args(["--addr", "127.0.0.1:0", "--tls-self-signed"])
-        .arg(&tls)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("webhook exited before serving:\n{seen}");
-        };
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(rest) = line.split("serving https://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Webhook {
-        child,
-        addr,
-        ca: tls.join("ca.crt"),
-    }
 }
 
 /// POSTs an AdmissionReview over TLS (the webhook's CA verified) and returns the answer.
@@ -166,53 +113,6 @@ fn denial(resp: &Value) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// `kubectl run NAME --image IMG --restart=Never --dry-run=client -o json` (kubectl run
-/// needs API discovery: the stub of testdata/fake_discovery.py answers it).
-fn kubectl_run(name: &str, image: &str) -> Value {
-    let port = free_port();
-    let mut stub = Command::new(system_bin("python3"))
-        .arg(testdata("fake_discovery.py"))
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(10));
-    let out = Command::new(system_bin("kubectl"))
-        .arg(format!("--server=http://127.0.0.1:{port}"))
-        .args(["run", name])
-        .arg(format!("--image={image}"))
-        .args(["--restart=Never", "--dry-run=client", "-o", "json"])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .unwrap();
-    let _ = stub.kill();
-    let _ = stub.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn kubectl_create_deployment(name: &str, image: &str) -> Value {
-    let out = Command::new(system_bin("kubectl"))
-        .args(["create", "deployment", name])
-        .arg(format!("--image={image}"))
-        .args(["--dry-run=client", "-o", "json"])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A second policy in the same shape, for SLSA provenance attestations of `attested`
