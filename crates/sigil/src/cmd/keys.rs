@@ -60,12 +60,17 @@ pub fn read_password(confirm: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
-/// Loads and decrypts a cosign private key file.
-pub fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
+/// Loads and decrypts a cosign private key file. The file and the password are read here (a
+/// prompt must not interleave with other output); the scrypt KDF (~0.1 s at cosign's
+/// parameters) runs on a blocking thread, so a caller that starts this early overlaps it with
+/// its own work.
+pub async fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
     let pem =
         std::fs::read(path).with_context(|| format!("reading private key `{}`", path.display()))?;
     let password = read_password(false)?;
-    PrivateKey::from_encrypted_pem(&pem, &password)
+    tokio::task::spawn_blocking(move || PrivateKey::from_encrypted_pem(&pem, &password))
+        .await
+        .context("decrypting the private key")?
         .with_context(|| format!("loading private key `{}`", path.display()))
 }
 
@@ -112,7 +117,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 pub async fn public_key(a: PublicKeyArgs) -> anyhow::Result<ExitCode> {
-    let key = load_private_key(&a.key)?;
+    let key = load_private_key(&a.key).await?;
     let pem = key.public_key().to_pem();
     match a.outfile {
         Some(p) => std::fs::write(&p, pem).with_context(|| format!("writing `{}`", p.display()))?,

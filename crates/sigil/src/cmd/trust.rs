@@ -135,22 +135,7 @@ pub async fn signer(
     services: &SigningServices,
 ) -> anyhow::Result<sigil_sign::Signer> {
     Ok(match key {
-        Some(path) => {
-            // Read the file and the password here (a prompt must not interleave with other
-            // output), then pay the scrypt KDF (~0.1 s at cosign's parameters) on a blocking
-            // thread, so a caller that starts this early overlaps it with its own work.
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading private key `{}`", path.display()))?;
-            let password = super::keys::read_password(false)?;
-            let shown = path.display().to_string();
-            let key = tokio::task::spawn_blocking(move || {
-                sigil_core::keys::PrivateKey::from_encrypted_pem(&pem, &password)
-            })
-            .await
-            .context("decrypting the private key")?
-            .with_context(|| format!("loading private key `{shown}`"))?;
-            sigil_sign::Signer::Key(Box::new(key))
-        }
+        Some(path) => sigil_sign::Signer::Key(Box::new(super::keys::load_private_key(path).await?)),
         None => {
             let token =
                 sigil_sign::token::identity_token(&reqwest::Client::new(), identity_token).await?;
