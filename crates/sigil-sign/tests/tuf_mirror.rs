@@ -2,92 +2,16 @@
 //! sigil-core's testdata, served on 127.0.0.1 by a minimal HTTP/1.1 file server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sigil_core::tuf::TufError;
 use sigil_sign::tuf::{refresh, TufCache, TufClientError};
+use sigil_testkit::tuf::{self, Files};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
-
-fn tuf_testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sigil-core/testdata/tuf")
-}
-
-fn repo_files() -> HashMap<String, Vec<u8>> {
-    fn walk(dir: &Path, base: &Path, out: &mut HashMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, base, out);
-            } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_owned();
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let base = tuf_testdata().join("repo");
-    let mut out = HashMap::new();
-    walk(&base, &base, &mut out);
-    out
-}
-
-/// Serves `files` on an ephemeral loopback port until the test's runtime ends.
-async fn serve(files: Files) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let files = files.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let line = String::from_utf8_lossy(&head)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                let path = line
-                    .split(' ')
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/');
-                let body = files.lock().unwrap().get(path).cloned();
-                let (status, body) = match body {
-                    Some(b) => ("200 OK", b),
-                    None => ("404 Not Found", b"not found".to_vec()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(&body).await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 fn bootstrap() -> Vec<u8> {
-    std::fs::read(tuf_testdata().join("root.v1.json")).unwrap()
+    std::fs::read(tuf::testdata().join("root.v1.json")).unwrap()
 }
 
 fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -106,8 +30,8 @@ fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn refresh_caches_the_verified_root_and_keeps_it_on_attack() {
-    let files: Files = Arc::new(Mutex::new(repo_files()));
-    let mirror = serve(files.clone()).await;
+    let files: Files = Arc::new(Mutex::new(tuf::repo_files()));
+    let mirror = tuf::serve(files.clone());
     let home = tempfile::tempdir().unwrap();
     let cache = TufCache::new(home.path(), &mirror);
     let client = reqwest::Client::new();
@@ -128,7 +52,7 @@ async fn refresh_caches_the_verified_root_and_keeps_it_on_attack() {
     assert!(cache.target_path("signing_config.v0.2.json").is_file());
     assert_eq!(
         std::fs::read(cache.dir().join("root.json")).unwrap(),
-        std::fs::read(tuf_testdata().join("repo/2.root.json")).unwrap()
+        std::fs::read(tuf::testdata().join("repo/2.root.json")).unwrap()
     );
 
     // A second run starts from the cached root 2 and succeeds against the same mirror.
@@ -140,7 +64,7 @@ async fn refresh_caches_the_verified_root_and_keeps_it_on_attack() {
     let before = snapshot_dir(cache.dir());
     files.lock().unwrap().insert(
         "timestamp.json".into(),
-        std::fs::read(tuf_testdata().join("attacks/timestamp.v1.json")).unwrap(),
+        std::fs::read(tuf::testdata().join("attacks/timestamp.v1.json")).unwrap(),
     );
     let err = refresh(&client, &mirror, &bootstrap(), &cache, now)
         .await
@@ -154,10 +78,10 @@ async fn refresh_caches_the_verified_root_and_keeps_it_on_attack() {
 
 #[tokio::test]
 async fn oversized_and_missing_files_are_refused() {
-    let mut repo = repo_files();
+    let mut repo = tuf::repo_files();
     repo.insert("timestamp.json".into(), vec![b' '; 1_000_000]);
     let files: Files = Arc::new(Mutex::new(repo));
-    let mirror = serve(files.clone()).await;
+    let mirror = tuf::serve(files.clone());
     let home = tempfile::tempdir().unwrap();
     let cache = TufCache::new(home.path(), &mirror);
     let client = reqwest::Client::new();

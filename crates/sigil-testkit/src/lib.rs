@@ -7,6 +7,7 @@
 pub mod image;
 pub mod registry;
 pub mod stack;
+pub mod tuf;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
