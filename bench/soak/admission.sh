@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
+. bench/admission/fixture.sh
 DURATION=${DURATION:-600}
 WINDOW=${WINDOW:-30}
 CONNECTIONS=${CONNECTIONS:-8}
@@ -28,34 +29,7 @@ cleanup() { [ -n "$WH_PID" ] && kill "$WH_PID" 2>/dev/null; [ -n "$REG_PID" ] &&
 trap cleanup EXIT
 start_distribution "$work/reg"
 cd "$work"
-export COSIGN_PASSWORD=bench
-"$sigil" generate-key-pair >/dev/null 2>&1
-images=()
-for name in api worker sidecar; do
-  ref=$REG_ADDR/bench/$name:v1
-  push_image "$work" "$ref" "soak image $name" >/dev/null
-  "$sigil" sign --key cosign.key --tlog-upload=false -y "$ref" 2>/dev/null
-  images+=("$ref")
-done
-mkdir policies
-{
-  printf 'apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-signed\nspec:\n'
-  printf '  validationFailureAction: Enforce\n  rules:\n  - name: verify\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n'
-  printf '    verifyImages:\n    - imageReferences: ["%s/bench/*"]\n      attestors:\n      - entries:\n        - keys:\n' "$REG_ADDR"
-  printf '            rekor: {ignoreTlog: true}\n            publicKeys: |-\n'
-  sed 's/^/              /' cosign.pub
-} > policies/policy.yaml
-python3 - "${images[@]}" > review.json <<'PY'
-import json, sys
-containers = [{"name": f"c{i}", "image": img} for i, img in enumerate(sys.argv[1:])]
-pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "soak", "namespace": "default"},
-       "spec": {"containers": containers}}
-print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-    "uid": "soak", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-    "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "soak",
-    "namespace": "default", "operation": "CREATE", "userInfo": {"username": "soak"},
-    "object": pod, "oldObject": None}}))
-PY
+admission_fixture "$sigil" soak
 export REVIEW=$work/review.json
 
 "$sigil" admission serve --policy policies --addr 127.0.0.1:0 --tls-self-signed tls 2> wh.log &
