@@ -5,35 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use sigil_testkit::image::{client, push_image};
 use sigil_testkit::stack::Stack;
 
-fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env_remove("COSIGN_REPOSITORY")
-        .env("COSIGN_PASSWORD", "pw")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{ok, sigil};
 
 /// An SPDX 2.3 document of about `size` bytes (packages with purls, as Syft writes them).
 fn spdx(size: usize) -> String {

@@ -15,50 +15,16 @@ use sigil_oci::cosign::{attach_layer, fetch_layers, Attachment, NewLayer};
 use sigil_testkit::image::{client, push_image};
 use sigil_testkit::stack::Stack;
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fails, ok, sigil, text};
+
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const IDENTITY: &str =
     "https://github.com/owner/cosign-lab/.github/workflows/sign.yml@refs/tags/v1.0.0";
 
 fn up(state: &Path) -> Stack {
     Stack::up(Path::new(env!("CARGO_BIN_EXE_sigil")), state)
-}
-
-fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env_remove("COSIGN_REPOSITORY")
-        .env("COSIGN_PASSWORD", "pw")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "{}", text(&o));
-    o
-}
-
-/// Fails with `code` and a stderr naming `needle`.
-fn fails(o: Output, code: i32, needle: &str) {
-    assert_eq!(o.status.code(), Some(code), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains(needle),
-        "expected `{needle}` in\n{}",
-        text(&o)
-    );
 }
 
 fn rt() -> tokio::runtime::Runtime {
