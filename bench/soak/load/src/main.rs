@@ -1,21 +1,63 @@
-//! Sends distinct hashedrekord entries to `POST /api/v1/log/entries` at a constant target
-//! rate for a duration, from many keep-alive connections, and prints one line per window (by
-//! arrival time): answers and 201s per second, non-201 answers, service-time p50/p99 (from
-//! the moment the request was written) and p99 from the scheduled time (which includes the
-//! wait when the log falls behind the schedule, as wrk2 reports), and the server's RSS. What
-//! the schedule asked for but could not be sent before the end is counted at the end.
+//! A constant-rate (wrk2-style) HTTP load generator for sigil's benchmarks and soaks.
 //!
-//! Usage: sigil-soak-load ADDR PID RATE DURATION_S WINDOW_S CONNECTIONS
+//! Requests are sent on a fixed schedule from many keep-alive connections (one thread each);
+//! a slow answer never causes a later request to be skipped, so latency is measured both from
+//! the moment a request was written (service time) and from the moment it was scheduled
+//! (which includes the wait when the server falls behind, as wrk2 reports). One line is
+//! printed per window (by arrival time): answers and expected answers per second, other
+//! answers, service p50/p99, scheduled p99 and the server's RSS; then totals, whole-run
+//! percentiles and what the schedule asked for but could not be sent before the end.
+//!
+//! Modes:
+//! - `tlog`: distinct hashedrekord entries (each its own P-256 key and signature, which the
+//!   log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
+//! - `get`: `GET URL`; expects 200.
+//! - `post`: `POST URL` with `--body FILE` and `--content-type`; expects 200.
+//!
+//! Set `LOAD_DEBUG=1` to print each failed exchange's error on stderr.
+//!
+//! `https://` URLs are sent over TLS (rustls), trusting `--cacert FILE` (PEM).
+//!
+//! Why not wrk2 or oha: wrk2 is not packaged for Debian and oha's build is heavier than this
+//! file; the `tlog` mode needs a fresh signature per request anyway.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use sigil_core::keys::PrivateKey;
+
+const USAGE: &str = "usage: sigil-soak-load MODE URL --pid PID --rate R --duration S [--window S] \
+[--connections N] [--body FILE] [--content-type T] [--cacert FILE] [--expect STATUS]
+  MODE: tlog | get | post
+  (legacy form: sigil-soak-load ADDR PID RATE DURATION_S WINDOW_S CONNECTIONS = tlog mode)";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Tlog,
+    Get,
+    Post,
+}
+
+struct Opts {
+    mode: Mode,
+    host: String,
+    port: u16,
+    path: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    pid: u32,
+    rate: f64,
+    duration: u64,
+    window: u64,
+    conns: usize,
+    body: Arc<Vec<u8>>,
+    content_type: String,
+    expect: u16,
+}
 
 struct Sample {
     /// When the answer arrived, from the start.
@@ -25,15 +67,232 @@ struct Sample {
     ok: bool,
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> T {
-    args.get(i)
-        .and_then(|s| s.parse().ok())
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}\n{USAGE}");
+    std::process::exit(2)
+}
+
+fn parse<T: std::str::FromStr>(v: Option<&String>, name: &str) -> T {
+    v.and_then(|s| s.parse().ok())
         .unwrap_or_else(|| fail(&format!("missing or invalid {name}")))
 }
 
-fn fail(msg: &str) -> ! {
-    eprintln!("error: {msg}\nusage: sigil-soak-load ADDR PID RATE DURATION_S WINDOW_S CONNECTIONS");
-    std::process::exit(2)
+fn tls_config(cacert: &str) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(cacert)
+        .unwrap_or_else(|e| fail(&format!("--cacert {cacert}: {e}")));
+    for c in certs {
+        let c = c.unwrap_or_else(|e| fail(&format!("--cacert {cacert}: {e}")));
+        roots
+            .add(c)
+            .unwrap_or_else(|e| fail(&format!("--cacert {cacert}: {e}")));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| fail(&format!("TLS: {e}")))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+fn parse_args() -> Opts {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = match args.first().map(String::as_str) {
+        Some("tlog") => Mode::Tlog,
+        Some("get") => Mode::Get,
+        Some("post") => Mode::Post,
+        // The first form of this tool, still used by older scripts.
+        Some(_) if args.len() == 6 => {
+            return Opts {
+                mode: Mode::Tlog,
+                host: parse::<String>(args.first(), "ADDR"),
+                port: 0,
+                path: "/api/v1/log/entries".into(),
+                tls: None,
+                pid: parse(args.get(1), "PID"),
+                rate: parse(args.get(2), "RATE"),
+                duration: parse(args.get(3), "DURATION_S"),
+                window: parse(args.get(4), "WINDOW_S"),
+                conns: parse(args.get(5), "CONNECTIONS"),
+                body: Arc::new(Vec::new()),
+                content_type: "application/json".into(),
+                expect: 201,
+            }
+            .split_addr();
+        }
+        _ => fail("missing MODE"),
+    };
+    let url: String = parse(args.get(1), "URL");
+    let mut o = Opts {
+        mode,
+        host: String::new(),
+        port: 0,
+        path: String::new(),
+        tls: None,
+        pid: 0,
+        rate: 0.0,
+        duration: 0,
+        window: 30,
+        conns: 64,
+        body: Arc::new(Vec::new()),
+        content_type: "application/json".into(),
+        expect: if mode == Mode::Tlog { 201 } else { 200 },
+    };
+    let mut cacert = None;
+    let mut i = 2;
+    while i < args.len() {
+        let v = args.get(i + 1);
+        match args[i].as_str() {
+            "--pid" => o.pid = parse(v, "--pid"),
+            "--rate" => o.rate = parse(v, "--rate"),
+            "--duration" => o.duration = parse(v, "--duration"),
+            "--window" => o.window = parse(v, "--window"),
+            "--connections" => o.conns = parse(v, "--connections"),
+            "--content-type" => o.content_type = parse(v, "--content-type"),
+            "--expect" => o.expect = parse(v, "--expect"),
+            "--cacert" => cacert = Some(parse::<String>(v, "--cacert")),
+            "--body" => {
+                let f: String = parse(v, "--body");
+                o.body = Arc::new(
+                    std::fs::read(&f).unwrap_or_else(|e| fail(&format!("--body {f}: {e}"))),
+                );
+            }
+            other => fail(&format!("unknown option {other}")),
+        }
+        i += 2;
+    }
+    if o.rate <= 0.0 || o.duration == 0 || o.window == 0 || o.conns == 0 {
+        fail("--rate, --duration, --window and --connections must be positive");
+    }
+    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        fail("URL must start with http:// or https://")
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    o.host = authority.to_string();
+    o.path = match (mode, path) {
+        (Mode::Tlog, p) => format!("{}/api/v1/log/entries", p.trim_end_matches('/')),
+        (_, "") => "/".into(),
+        (_, p) => p.to_string(),
+    };
+    if tls {
+        o.tls = Some(tls_config(
+            cacert
+                .as_deref()
+                .unwrap_or_else(|| fail("https:// needs --cacert")),
+        ));
+    }
+    o.split_addr()
+}
+
+impl Opts {
+    /// Splits `host:port` (port 80/443 by default) for connecting and for SNI.
+    fn split_addr(mut self) -> Opts {
+        let default = if self.tls.is_some() { 443 } else { 80 };
+        let split = if self.host.starts_with('[') {
+            self.host
+                .find("]:")
+                .map(|i| (&self.host[..=i], &self.host[i + 2..]))
+        } else {
+            self.host.rsplit_once(':')
+        };
+        let (h, p) = match split {
+            Some((h, p)) => (h.to_string(), parse(Some(&p.to_string()), "port")),
+            None => (self.host.clone(), default),
+        };
+        self.host = h;
+        self.port = p;
+        self
+    }
+}
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+fn connect(o: &Opts) -> std::io::Result<BufReader<Box<dyn Stream>>> {
+    let tcp = TcpStream::connect((o.host.trim_matches(['[', ']']), o.port))?;
+    tcp.set_nodelay(true)?;
+    let stream: Box<dyn Stream> = match &o.tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(o.host.trim_matches(['[', ']']))
+                .map_err(std::io::Error::other)?
+                .to_owned();
+            let conn = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(std::io::Error::other)?;
+            Box::new(rustls::StreamOwned::new(conn, tcp))
+        }
+    };
+    Ok(BufReader::with_capacity(64 << 10, stream))
+}
+
+/// One HTTP/1.1 exchange on a keep-alive connection; returns the status and whether the
+/// server keeps the connection open.
+fn exchange(
+    conn: &mut BufReader<Box<dyn Stream>>,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<(u16, bool)> {
+    let s = conn.get_mut();
+    if body.is_empty() {
+        s.write_all(head)?;
+    } else {
+        let mut req = Vec::with_capacity(head.len() + body.len());
+        req.extend_from_slice(head);
+        req.extend_from_slice(body);
+        s.write_all(&req)?;
+    }
+    s.flush()?;
+    let mut line = String::new();
+    conn.read_line(&mut line)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line `{line}`")))?;
+    let mut length = 0usize;
+    let mut chunked = false;
+    let mut keep_alive = line.starts_with("HTTP/1.1");
+    loop {
+        line.clear();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let lower = l.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+            chunked = true;
+        }
+        if lower.starts_with("connection:") && lower.contains("close") {
+            keep_alive = false;
+        }
+    }
+    if chunked {
+        loop {
+            line.clear();
+            conn.read_line(&mut line)?;
+            let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+            std::io::copy(&mut (&mut *conn).take(n as u64 + 2), &mut std::io::sink())?;
+            if n == 0 {
+                break;
+            }
+        }
+    } else {
+        std::io::copy(&mut (&mut *conn).take(length as u64), &mut std::io::sink())?;
+    }
+    Ok((status, keep_alive))
 }
 
 fn rss_mib(pid: u32) -> u64 {
@@ -48,145 +307,147 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// One HTTP/1.1 exchange on a keep-alive connection; returns the status.
-fn exchange(conn: &mut BufReader<TcpStream>, addr: &str, body: &[u8]) -> std::io::Result<u16> {
-    let head = format!(
-        "POST /api/v1/log/entries HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let s = conn.get_mut();
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut line = String::new();
-    conn.read_line(&mut line)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line `{line}`")))?;
-    let mut length = 0usize;
-    let mut chunked = false;
-    loop {
-        line.clear();
-        conn.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
+/// A fresh hashedrekord entry signed by `key` (whose base64 PEM is `pem`).
+fn tlog_entry(key: &PrivateKey, pem: &str, artifact: &str) -> Option<Vec<u8>> {
+    let hash = hex::encode(Sha256::digest(artifact.as_bytes()));
+    let sig = key.sign(artifact.as_bytes()).ok()?;
+    Some(format!(
+        r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{hash}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{pem}"}}}}}}}}"#,
+        B64.encode(sig)
+    ).into_bytes())
+}
+
+fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
+    let end = Duration::from_secs(o.duration);
+    let interval = Duration::from_secs_f64(o.conns as f64 / o.rate);
+    let key = match o.mode {
+        Mode::Tlog => match PrivateKey::generate_p256() {
+            Ok(k) => Some(k),
+            Err(_) => return,
+        },
+        _ => None,
+    };
+    let pem = key
+        .as_ref()
+        .map(|k| B64.encode(k.public_key().to_pem()))
+        .unwrap_or_default();
+    let method = if o.mode == Mode::Get { "GET" } else { "POST" };
+    let host = if o.port == 80 || o.port == 443 {
+        o.host.clone()
+    } else {
+        format!("{}:{}", o.host, o.port)
+    };
+    let mut conn = None;
+    let debug = std::env::var_os("LOAD_DEBUG").is_some();
+    let offset = Duration::from_secs_f64(t as f64 / o.rate);
+    for k in 0u64.. {
+        let scheduled = offset + interval * (k as u32);
+        // Stop at the end of the run even when behind schedule: what was not sent by then is
+        // reported as not sent, not sent late.
+        if scheduled >= end || start.elapsed() >= end {
             break;
         }
-        let lower = l.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-            chunked = true;
-        }
-    }
-    if chunked {
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
-            let mut buf = vec![0u8; n + 2];
-            conn.read_exact(&mut buf)?;
-            if n == 0 {
-                break;
+        let fresh;
+        let body: &[u8] = match &key {
+            Some(key) => {
+                let Some(b) = tlog_entry(key, &pem, &format!("soak {t} {k} {start:?}")) else {
+                    continue;
+                };
+                fresh = b;
+                &fresh
             }
+            None => &o.body,
+        };
+        let head = if o.mode == Mode::Get {
+            format!("GET {} HTTP/1.1\r\nHost: {host}\r\n\r\n", o.path)
+        } else {
+            format!(
+                "{method} {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                o.path,
+                o.content_type,
+                body.len()
+            )
+        };
+        let due = start + scheduled;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
         }
-    } else {
-        let mut buf = vec![0u8; length];
-        conn.read_exact(&mut buf)?;
+        let sent = Instant::now();
+        if conn.is_none() {
+            conn = connect(&o).ok();
+        }
+        let ok = match conn.as_mut().map(|c| exchange(c, head.as_bytes(), body)) {
+            Some(Ok((status, keep_alive))) => {
+                if !keep_alive {
+                    conn = None;
+                }
+                status == o.expect
+            }
+            Some(Err(e)) => {
+                if debug {
+                    eprintln!("connection {t}: {e}");
+                }
+                conn = None;
+                false
+            }
+            None => {
+                if debug {
+                    eprintln!("connection {t}: could not connect");
+                }
+                false
+            }
+        };
+        let done = Instant::now();
+        let _ = tx.send(Sample {
+            done_at: done.saturating_duration_since(start),
+            service: done - sent,
+            corrected: done - due,
+            ok,
+        });
     }
-    Ok(status)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let addr: String = arg(&args, 1, "ADDR");
-    let pid: u32 = arg(&args, 2, "PID");
-    let rate: f64 = arg(&args, 3, "RATE");
-    let duration: u64 = arg(&args, 4, "DURATION_S");
-    let window: u64 = arg(&args, 5, "WINDOW_S");
-    let conns: usize = arg(&args, 6, "CONNECTIONS");
+    let o = Arc::new(parse_args());
     let (tx, rx) = mpsc::channel::<Sample>();
-    let start = Instant::now() + Duration::from_millis(200);
-    let end = Duration::from_secs(duration);
-    let interval = Duration::from_secs_f64(conns as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(300);
     let mut threads = Vec::new();
-    for t in 0..conns {
-        let (tx, addr) = (tx.clone(), addr.clone());
-        threads.push(std::thread::spawn(move || {
-            let Ok(key) = PrivateKey::generate_p256() else {
-                return;
-            };
-            let pem = B64.encode(key.public_key().to_pem());
-            let connect = || TcpStream::connect(&addr).map(BufReader::new);
-            let mut conn = connect().ok();
-            let offset = Duration::from_secs_f64(t as f64 / rate);
-            for k in 0u64.. {
-                let scheduled = offset + interval * (k as u32);
-                // Stop at the end of the run even when behind schedule: what was not sent by
-                // then is reported as not sent, not sent late.
-                if scheduled >= end || start.elapsed() >= end {
-                    break;
-                }
-                let artifact = format!("soak {t} {k} {:?}", start);
-                let hash = hex::encode(Sha256::digest(artifact.as_bytes()));
-                let Ok(sig) = key.sign(artifact.as_bytes()) else {
-                    continue;
-                };
-                let body = format!(
-                    r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{hash}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{pem}"}}}}}}}}"#,
-                    B64.encode(sig)
-                );
-                let due = start + scheduled;
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
-                }
-                let sent = Instant::now();
-                let ok = match conn.as_mut().map(|c| exchange(c, &addr, body.as_bytes())) {
-                    Some(Ok(status)) => status == 201,
-                    _ => {
-                        conn = connect().ok();
-                        false
-                    }
-                };
-                let done = Instant::now();
-                let _ = tx.send(Sample {
-                    done_at: done.saturating_duration_since(start),
-                    service: done - sent,
-                    corrected: done - due,
-                    ok,
-                });
-            }
-        }));
+    for t in 0..o.conns {
+        let (o, tx) = (o.clone(), tx.clone());
+        threads.push(std::thread::spawn(move || client(o, t, start, tx)));
     }
     drop(tx);
+    let expected = format!("{}/s", o.expect);
     println!(
         "{:>7} {:>10} {:>10} {:>7} {:>9} {:>9} {:>13} {:>8}",
-        "window", "answers/s", "201/s", "non201", "p50_ms", "p99_ms", "p99_sched_ms", "rss_MiB"
+        "window", "answers/s", expected, "other", "p50_ms", "p99_ms", "p99_sched_ms", "rss_MiB"
     );
+    let (pid, window, duration) = (o.pid, o.window, o.duration);
     let mut rss = vec![rss_mib(pid)];
     let windows = duration.div_ceil(window);
     let mut buckets: Vec<Vec<Sample>> = (0..windows).map(|_| Vec::new()).collect();
     let mut printed = 0u64;
     let mut worst = 0f64;
-    let mut total = (0usize, 0usize);
-    let pct = |v: &mut Vec<Duration>, p: f64| -> f64 {
-        if v.is_empty() {
-            return 0.0;
-        }
-        v.sort();
-        let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let (mut answered, mut other) = (0usize, 0usize);
+    let mut all_service = Vec::new();
+    let mut all_corrected = Vec::new();
     let mut flush = |upto: u64, buckets: &mut Vec<Vec<Sample>>, printed: &mut u64| {
         while *printed < upto.min(windows) {
             let w = *printed as usize;
             let b = std::mem::take(&mut buckets[w]);
             let non_ok = b.iter().filter(|s| !s.ok).count();
-            total.0 += b.len();
-            total.1 += non_ok;
+            answered += b.len();
+            other += non_ok;
             let mut service: Vec<Duration> = b.iter().map(|s| s.service).collect();
             let mut corrected: Vec<Duration> = b.iter().map(|s| s.corrected).collect();
             let p99 = pct(&mut service, 0.99);
@@ -204,11 +465,13 @@ fn main() {
                 pct(&mut corrected, 0.99),
                 r
             );
+            all_service.extend(service);
+            all_corrected.extend(corrected);
             *printed += 1;
         }
     };
-    // Answers are bucketed by arrival time; a window is printed once the clock has passed
-    // its end by a second.
+    // Answers are bucketed by arrival time; a window is printed once the clock has passed its
+    // end by a second.
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(s) => {
@@ -226,13 +489,15 @@ fn main() {
     for t in threads {
         let _ = t.join();
     }
-    let scheduled = (rate * duration as f64) as usize;
+    let scheduled = (o.rate * duration as f64) as usize;
     println!(
-        "appends scheduled: {scheduled}, answered: {}, not sent (behind schedule at the end): {}, not 201: {}; worst window p99 (service) {:.2} ms; RSS start {} MiB, end {} MiB",
-        total.0,
-        scheduled.saturating_sub(total.0),
-        total.1,
-        worst,
+        "requests scheduled: {scheduled}, answered: {answered}, not sent (behind schedule at the end): {}, not {}: {other}; whole run: service p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, scheduled p99 {:.2} ms; worst window p99 (service) {worst:.2} ms; RSS start {} MiB, end {} MiB",
+        scheduled.saturating_sub(answered),
+        o.expect,
+        pct(&mut all_service, 0.5),
+        pct(&mut all_service, 0.99),
+        pct(&mut all_service, 0.999),
+        pct(&mut all_corrected, 0.99),
         rss.first().copied().unwrap_or(0),
         rss.last().copied().unwrap_or(0)
     );
