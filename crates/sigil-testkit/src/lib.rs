@@ -94,6 +94,45 @@ impl Peer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// SIGKILL, and reap: a crash, for crash tests.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// Starts `<sigil> ARGS` (a `… serve` command), reads the bound address from its first
+/// stdout line (`listening on ADDR`) and waits until the port accepts connections. The
+/// server's stderr goes to the test's stderr when `show_stderr`, else nowhere.
+pub fn start_sigil(sigil: &Path, args: &[&str], show_stderr: bool) -> Peer {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(sigil)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if show_stderr {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", sigil.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?} from sigil {args:?}"))
+        .to_owned();
+    wait_for_port(&addr, Duration::from_secs(10));
+    Peer {
+        child,
+        addr,
+        dirs: Vec::new(),
+    }
 }
 
 impl Drop for Peer {

@@ -14,29 +14,10 @@ use crate::Peer;
 /// Starts `<sigil> registry serve --addr 127.0.0.1:0 --root <root>` plus `extra` flags and
 /// reads the bound address from its first stdout line.
 pub fn start_sigil_registry(sigil: &Path, root: &Path, extra: &[&str]) -> Peer {
-    let mut child = Command::new(sigil)
-        .args(["registry", "serve", "--addr", "127.0.0.1:0", "--root"])
-        .arg(root)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {}: {e}", sigil.display()));
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from sigil registry serve: {line:?}"))
-        .to_owned();
-    crate::wait_for_port(&addr, Duration::from_secs(10));
-    Peer {
-        child,
-        addr,
-        dirs: Vec::new(),
-    }
+    let root = root.to_str().unwrap();
+    let mut args = vec!["registry", "serve", "--addr", "127.0.0.1:0", "--root", root];
+    args.extend_from_slice(extra);
+    crate::start_sigil(sigil, &args, true)
 }
 
 /// An HTTP response: status, headers (lowercase names), body.

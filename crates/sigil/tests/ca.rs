@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use sigil_testkit::registry::http;
-use sigil_testkit::{run_ok, system_bin, venv_bin};
+use sigil_testkit::{run_ok, start_sigil, system_bin, venv_bin, Peer};
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
@@ -19,36 +18,8 @@ fn sigil() -> Command {
 }
 
 /// A `sigil … serve` child, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Server {
-    let mut child = sigil()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?} from sigil {args:?}"))
-        .to_owned();
-    Server { child, addr }
+fn serve(args: &[&str]) -> Peer {
+    start_sigil(Path::new(env!("CARGO_BIN_EXE_sigil")), args, true)
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> String {
@@ -79,7 +50,7 @@ fn jwt_claims(dir: &Path, jwt: &str) -> Value {
     serde_json::from_str(&openssl(dir, &["base64", "-d", "-A", "-in", "claims.b64"])).unwrap()
 }
 
-fn post_cert(ca: &Server, body: &Value) -> (u16, Value) {
+fn post_cert(ca: &Peer, body: &Value) -> (u16, Value) {
     let resp = http(
         &ca.addr,
         "POST",

@@ -5,49 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sigil_testkit::registry::http;
-use sigil_testkit::{run_ok, system_bin};
+use sigil_testkit::{run_ok, start_sigil, system_bin, Peer};
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    Server { child, addr }
+/// A `sigil … serve` child, killed on drop.
+fn serve(args: &[&str]) -> Peer {
+    start_sigil(Path::new(env!("CARGO_BIN_EXE_sigil")), args, false)
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> String {
@@ -171,8 +143,7 @@ fn acknowledged_certificates_survive_sigkill() {
         }));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    ca.child.kill().unwrap(); // SIGKILL, mid-traffic
-    ca.child.wait().unwrap();
+    ca.kill(); // SIGKILL, mid-traffic
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();

@@ -6,13 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use sigil_testkit::registry::http;
-use sigil_testkit::{run_ok, venv_bin};
+use sigil_testkit::{run_ok, start_sigil, venv_bin, Peer};
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
@@ -20,36 +19,9 @@ fn sigil() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sigil"))
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Server {
-    let mut child = sigil()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?} from sigil {args:?}"))
-        .to_owned();
-    Server { child, addr }
+/// A `sigil … serve` child, killed on drop.
+fn serve(args: &[&str]) -> Peer {
+    start_sigil(Path::new(env!("CARGO_BIN_EXE_sigil")), args, true)
 }
 
 /// The tlog entry of a trusted root for the log at `addr` (key from its publicKey endpoint).
