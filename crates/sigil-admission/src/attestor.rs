@@ -11,9 +11,7 @@ use sigil_verify::{
     GithubExpectations, IdentityPolicy, ImagePolicy, Matcher, SctPolicy, TlogPolicy, Trust,
 };
 
-use sigil_core::bundle::{B64Bytes, CertificateChain, RawBytes};
-use sigil_core::trust_root::CertificateAuthority;
-
+use crate::attestor_trust::{attestor_root, certificate_blocks, Overrides};
 use crate::policy::{Attestor, Certificates, Keyless};
 use crate::verifier::VerifyError;
 use crate::wildcard;
@@ -34,31 +32,29 @@ pub(crate) fn image_policy(
 ) -> Result<ImagePolicy, VerifyError> {
     let unsupported = |m: &str| Err(VerifyError::Unsupported(m.to_owned()));
     if let Some(keys) = &entry.keys {
-        if keys.kms.is_some() {
-            return unsupported(
-                "KMS keys are not supported by sigil; give the public key in publicKeys",
-            );
+        // Refused at policy load already (`policy_check`); kept so that no path skips them.
+        if let Some(kms) = &keys.kms {
+            return Err(VerifyError::Unsupported(kms_refusal(kms)));
         }
-        if keys.secret.is_some() {
-            return unsupported(
-                "keys from Kubernetes Secrets are not supported by sigil; give the public key in publicKeys",
-            );
-        }
-        let pem = keys.public_keys.as_deref().unwrap_or("");
-        if pem.contains("://") || pem.contains("{{") {
-            return Err(VerifyError::Unsupported(format!(
-                "key reference `{pem}` is not supported by sigil; give the PEM in publicKeys"
+        if let Some(secret) = &keys.secret {
+            return Err(VerifyError::Unsupported(secret_refusal(
+                &secret.namespace,
+                &secret.name,
             )));
         }
-        if keys
-            .rekor
-            .as_ref()
-            .is_some_and(|r| r.pubkey.is_some() && !r.ignore_tlog)
-        {
-            return unsupported(
-                "rekor.pubkey is not supported; put the log in the trust config (--trust-config)",
-            );
+        let pem = keys.public_keys.as_deref().unwrap_or("");
+        if let Some(why) = public_keys_refusal(pem) {
+            return Err(VerifyError::Unsupported(why));
         }
+        let root = attestor_root(
+            root,
+            &Overrides {
+                rekor: keys.rekor.as_ref(),
+                ctlog: keys.ctlog.as_ref(),
+                kind: "keys",
+                ..Overrides::default()
+            },
+        )?;
         let key = PublicKey::from_pem(pem.as_bytes())
             .map_err(|e| VerifyError::Failed(format!("invalid public key: {e}")))?;
         let ignore = keys.rekor.as_ref().is_some_and(|r| r.ignore_tlog);
@@ -82,6 +78,45 @@ pub(crate) fn image_policy(
     unsupported("attestor without keys, keyless or certificates")
 }
 
+/// `keys.kms`: cosign resolves `awskms://`, `gcpkms://`, `azurekms://` and `hashivault://`
+/// references through the cloud's client; sigil has none of them.
+pub(crate) fn kms_refusal(uri: &str) -> String {
+    format!(
+        "keys.kms (`{uri}`) needs a KMS client, which sigil does not have; put the public key PEM in keys.publicKeys"
+    )
+}
+
+/// `keys.secret`: Kyverno reads `cosign.pub` from the Secret through the Kubernetes API;
+/// sigil has no Kubernetes client.
+pub(crate) fn secret_refusal(namespace: &str, name: &str) -> String {
+    format!(
+        "keys.secret (`{namespace}/{name}`) needs a Kubernetes API client to read the Secret, which sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"
+    )
+}
+
+/// What `keys.publicKeys` may hold besides PEM in Kyverno, and sigil cannot resolve:
+/// `k8s://ns/name` Secrets, KMS URIs, and `{{ }}` variables (context entries, ConfigMaps).
+pub(crate) fn public_keys_refusal(value: &str) -> Option<String> {
+    let v = value.trim();
+    if let Some(secret) = v.strip_prefix("k8s://") {
+        let (ns, name) = secret.split_once('/').unwrap_or(("", secret));
+        return Some(format!(
+            "keys.publicKeys `{v}` names a Kubernetes Secret ({ns}/{name}), which needs a Kubernetes API client sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"
+        ));
+    }
+    if v.contains("://") {
+        return Some(format!(
+            "keys.publicKeys `{v}` is a KMS reference, which needs a KMS client sigil does not have; put the public key PEM in keys.publicKeys"
+        ));
+    }
+    if v.contains("{{") {
+        return Some(
+            "keys.publicKeys holds a `{{ }}` variable, which needs Kyverno's policy context (context entries, ConfigMaps) that sigil does not evaluate; put the public key PEM in keys.publicKeys".into(),
+        );
+    }
+    None
+}
+
 /// `certificates`: cosign's `verify --certificate C --certificate-chain CHAIN`. The
 /// signature's certificate must chain to `certChain` (else to the trusted root's CAs) at the
 /// log's time, as a keyless certificate does, with any identity; when `cert` is given, the
@@ -92,27 +127,28 @@ fn certificates_policy(
     entry: &Attestor,
     root: Option<Arc<TrustedRoot>>,
 ) -> Result<ImagePolicy, VerifyError> {
-    if c.rekor.as_ref().is_some_and(|r| r.pubkey.is_some())
-        || c.ctlog.as_ref().is_some_and(|c| c.pubkey.is_some())
-    {
-        return Err(VerifyError::Unsupported(
-            "rekor.pubkey / ctlog.pubkey are not supported; put the log keys in the trust config given by --trust-config".into(),
-        ));
-    }
     if c.cert.is_none() && c.cert_chain.is_none() {
         return Err(VerifyError::Failed(
             "certificates: one of cert or certChain is required".into(),
         ));
     }
-    let root = match (&c.cert_chain, root) {
-        (Some(chain), base) => policy_root(base, chain, "certificates.certChain")?,
-        (None, Some(base)) => base,
-        (None, None) => {
-            return Err(VerifyError::Unsupported(
-                "certificates without certChain need a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
-            ))
-        }
-    };
+    if c.cert_chain.is_none() && root.is_none() {
+        return Err(VerifyError::Unsupported(
+            "certificates without certChain need a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
+        ));
+    }
+    let root = attestor_root(
+        root,
+        &Overrides {
+            authorities: c
+                .cert_chain
+                .as_deref()
+                .map(|p| (p, "certificates.certChain")),
+            rekor: c.rekor.as_ref(),
+            ctlog: c.ctlog.as_ref(),
+            kind: "certificates",
+        },
+    )?;
     let any = Matcher::regex("").map_err(VerifyError::Failed)?;
     Ok(ImagePolicy {
         trust: Trust::Keyless {
@@ -132,7 +168,7 @@ fn certificates_policy(
         } else {
             TlogPolicy::Required
         },
-        trusted_root: Some(root),
+        trusted_root: root,
         annotations: entry.annotations.clone(),
     })
 }
@@ -159,78 +195,26 @@ pub(crate) fn carries_certificate(certificate_pem: Option<&str>, want: &[u8]) ->
         .is_some_and(|b| b.contents() == want)
 }
 
-fn certificate_blocks(pem_text: &str, what: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
-    let blocks = pem::parse_many(pem_text)
-        .map_err(|e| VerifyError::Failed(format!("{what} is not PEM: {e}")))?;
-    let certs: Vec<Vec<u8>> = blocks
-        .into_iter()
-        .filter(|b| b.tag() == "CERTIFICATE")
-        .map(|b| b.into_contents())
-        .collect();
-    if certs.is_empty() {
-        return Err(VerifyError::Failed(format!("{what} holds no certificate")));
-    }
-    Ok(certs)
-}
-
-/// The trusted root `base` (its logs) with its certificate authorities replaced by the PEM
-/// certificates of a policy (`keyless.roots`, `certificates.certChain`): each certificate is
-/// a trust anchor of its own, so a bundle of roots, or an intermediate with its root, both
-/// work. Without a base, there are no logs: log and SCT checks then fail unless the policy
-/// ignores them.
-fn policy_root(
-    base: Option<Arc<TrustedRoot>>,
-    pem_text: &str,
-    what: &str,
-) -> Result<Arc<TrustedRoot>, VerifyError> {
-    let authorities = certificate_blocks(pem_text, what)?
-        .into_iter()
-        .map(|der| CertificateAuthority {
-            subject: serde_json::Value::Null,
-            uri: format!("policy {what}"),
-            cert_chain: CertificateChain {
-                certificates: vec![RawBytes {
-                    raw_bytes: B64Bytes(der),
-                }],
-            },
-            valid_for: None,
-            operator: None,
-        })
-        .collect();
-    let mut root = match base {
-        Some(b) => (*b).clone(),
-        None => TrustedRoot {
-            media_type: "application/vnd.dev.sigstore.trustedroot+json;version=0.1".into(),
-            tlogs: Vec::new(),
-            certificate_authorities: Vec::new(),
-            ctlogs: Vec::new(),
-            timestamp_authorities: Vec::new(),
-        },
-    };
-    root.certificate_authorities = authorities;
-    Ok(Arc::new(root))
-}
-
 fn keyless_policy(
     k: &Keyless,
     entry: &Attestor,
     root: Option<Arc<TrustedRoot>>,
 ) -> Result<ImagePolicy, VerifyError> {
     let unsupported = |m: String| Err(VerifyError::Unsupported(m));
-    if k.rekor.as_ref().is_some_and(|r| r.pubkey.is_some())
-        || k.ctlog.as_ref().is_some_and(|c| c.pubkey.is_some())
-    {
+    if k.roots.is_none() && root.is_none() {
         return unsupported(
-            "rekor.pubkey / ctlog.pubkey are not supported; put the log keys in the trust config given by --trust-config".into(),
+            "keyless verification needs a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
         );
     }
-    let root = match (&k.roots, root) {
-        (Some(pems), base) => policy_root(base, pems, "keyless.roots")?,
-        (None, Some(base)) => base,
-        (None, None) => return unsupported(
-            "keyless verification needs a trusted root: start the admission controller with --trust-config (or SIGIL_TRUST_CONFIG)".into(),
-        ),
-    };
+    let root = attestor_root(
+        root,
+        &Overrides {
+            authorities: k.roots.as_deref().map(|p| (p, "keyless.roots")),
+            rekor: k.rekor.as_ref(),
+            ctlog: k.ctlog.as_ref(),
+            kind: "keyless",
+        },
+    )?;
     let bad_re = |e: String| VerifyError::Failed(e);
     let identity = match (&k.subject, &k.subject_reg_exp) {
         (None, None) => Matcher::regex("").map_err(bad_re)?,
@@ -290,7 +274,7 @@ fn keyless_policy(
         } else {
             TlogPolicy::Required
         },
-        trusted_root: Some(root),
+        trusted_root: root,
         annotations: entry.annotations.clone(),
     })
 }

@@ -574,3 +574,7 @@ mod tests;
 #[cfg(test)]
 #[path = "engine_attestation_tests.rs"]
 mod attestation_tests;
+
+#[cfg(test)]
+#[path = "engine_log_tests.rs"]
+mod log_tests;

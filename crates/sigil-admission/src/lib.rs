@@ -23,6 +23,7 @@
 //! controller is inspected.
 
 mod attestor;
+mod attestor_trust;
 mod conditions;
 mod engine;
 mod error;

@@ -2,7 +2,9 @@
 //! `api/kyverno/v1/image_verification_types.go` `Validate`): what Kyverno's policy webhook
 //! refuses, refused at load.
 
-use crate::policy::{AttestorSet, Policy, SignatureType};
+use crate::attestor::{kms_refusal, public_keys_refusal, secret_refusal};
+use crate::attestor_trust::{certificate_blocks, policy_key};
+use crate::policy::{AttestorSet, Ctlog, Policy, Rekor, SignatureType};
 use crate::Error;
 
 impl Policy {
@@ -119,6 +121,25 @@ fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), St
                     "{at}.keys: one of publicKeys, kms or secret is required"
                 ));
             }
+            // Kyverno accepts these and resolves them at verification time; sigil cannot,
+            // so the policy is refused now rather than every pod later.
+            if let Some(kms) = &k.kms {
+                return Err(format!("{at}: {}", kms_refusal(kms)));
+            }
+            if let Some(s) = &k.secret {
+                return Err(format!("{at}: {}", secret_refusal(&s.namespace, &s.name)));
+            }
+            if let Some(why) = k.public_keys.as_deref().and_then(public_keys_refusal) {
+                return Err(format!("{at}: {why}"));
+            }
+            check_logs(k.rekor.as_ref(), k.ctlog.as_ref(), &format!("{at}.keys"))?;
+        }
+        if let Some(c) = &entry.certificates {
+            check_logs(
+                c.rekor.as_ref(),
+                c.ctlog.as_ref(),
+                &format!("{at}.certificates"),
+            )?;
         }
         if let Some(k) = &entry.keyless {
             if k.rekor.is_none() && k.roots.is_none() {
@@ -129,6 +150,7 @@ fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), St
                     return Err(format!("{at}.keyless.rekor: url is required"));
                 }
             }
+            check_logs(k.rekor.as_ref(), k.ctlog.as_ref(), &format!("{at}.keyless"))?;
             for re in [&k.subject_reg_exp, &k.issuer_reg_exp]
                 .into_iter()
                 .flatten()
@@ -140,6 +162,21 @@ fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), St
         if let Some(nested) = &entry.attestor {
             validate_set(nested, ty, &format!("{at}.attestor"))?;
         }
+    }
+    Ok(())
+}
+
+/// `rekor.pubkey`, `ctlog.pubkey` and `ctlog.tsaCertChain` must parse: a typo is a load
+/// error rather than a refused pod.
+fn check_logs(rekor: Option<&Rekor>, ctlog: Option<&Ctlog>, at: &str) -> Result<(), String> {
+    if let Some(pem) = rekor.and_then(|r| r.pubkey.as_deref()) {
+        policy_key(pem, &format!("{at}.rekor.pubkey")).map_err(|e| e.to_string())?;
+    }
+    if let Some(pem) = ctlog.and_then(|c| c.pubkey.as_deref()) {
+        policy_key(pem, &format!("{at}.ctlog.pubkey")).map_err(|e| e.to_string())?;
+    }
+    if let Some(pem) = ctlog.and_then(|c| c.tsa_cert_chain.as_deref()) {
+        certificate_blocks(pem, &format!("{at}.ctlog.tsaCertChain")).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -32,8 +32,22 @@ fn every_verify_images_policy_of_the_corpus_parses() {
     let files = corpus();
     assert!(files.len() >= 20, "corpus too small: {files:?}");
     let mut policies = 0;
+    let mut refused = Vec::new();
     for f in &files {
-        let set = load_policies(f).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
+        // Keys sigil cannot resolve (KMS, Secrets, `{{ }}` variables) are refused at load,
+        // with what is missing: the rest of such a policy still parses.
+        let set = match load_policies(f) {
+            Err(crate::Error::Policy { detail, .. })
+                if detail.contains("needs a KMS client")
+                    || detail.contains("needs a Kubernetes API client")
+                    || detail.contains("needs Kyverno's policy context") =>
+            {
+                let rel = f.strip_prefix(testdata().join("kyverno")).unwrap();
+                refused.push(rel.display().to_string());
+                continue;
+            }
+            other => other.unwrap_or_else(|e| panic!("{}: {e:?}", f.display())),
+        };
         for p in &set.policies {
             if p.has_verify_images() {
                 policies += 1;
@@ -46,6 +60,15 @@ fn every_verify_images_policy_of_the_corpus_parses() {
         }
     }
     assert!(policies >= 20, "{policies}");
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            "kyverno-conformance/failure-policy-test-noconfigmap-diffimage-success/policy.yaml",
+            "kyverno-policies/verify-image-gcpkms.yaml",
+            "kyverno-policies/verify-image-with-multi-keys.yaml",
+        ]
+    );
 }
 
 #[test]
@@ -81,11 +104,13 @@ fn crd_defaults_are_applied() {
 
 #[test]
 fn several_pems_are_split_under_one_count() {
-    let set = load_policies(
-        &testdata().join("kyverno/kyverno-policies/verify-image-with-multi-keys.yaml"),
-    )
-    .unwrap();
-    let iv = &set.policies[0].spec.rules[0].verify_images[0];
+    // The model, read without the load checks: sigil refuses this policy at load because
+    // its keys are `{{ }}` variables (see the corpus test).
+    let path = testdata().join("kyverno/kyverno-policies/verify-image-with-multi-keys.yaml");
+    let v: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let policy: Policy = serde_json::from_value(v).unwrap();
+    let iv = &policy.spec.rules[0].verify_images[0];
     let sets = iv.effective_attestors();
     assert_eq!(sets[0].required_count(), 2);
     assert!(sets[0].entries.len() >= 2);
