@@ -127,6 +127,17 @@ impl Client {
         if self.blob_exists(image, digest).await? {
             return Ok(());
         }
+        self.upload_blob(image, digest, data).await
+    }
+
+    /// Uploads `data` as blob `digest` without checking the digest or asking whether the
+    /// registry has it (the caller did both; the registry verifies the digest again).
+    pub(crate) async fn upload_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), Error> {
         let mut location = self
             .start_upload(image, None, digest)
             .await?

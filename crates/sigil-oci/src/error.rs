@@ -32,6 +32,12 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error("cannot access `{}`", .path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("malformed {what}: {detail}")]
     Malformed { what: String, detail: String },
     #[error("reading registry credentials: {0}")]

@@ -6,6 +6,7 @@ mod blobs;
 mod client;
 pub mod cosign;
 mod error;
+pub mod layout;
 pub mod manifest;
 pub mod pack;
 pub mod referrers;
