@@ -41,6 +41,10 @@ enum Command {
     /// Print an image's signatures or attestations as stored.
     #[command(subcommand)]
     Download(cmd::download::DownloadCommand),
+    /// Save an image and its signatures and attestations to an OCI layout (cosign's `save`).
+    Save(cmd::save::SaveArgs),
+    /// Push an image saved with `save` from an OCI layout to a registry (cosign's `load`).
+    Load(cmd::load::LoadArgs),
     /// The embedded OCI registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
@@ -98,6 +102,8 @@ fn main() -> ExitCode {
             Command::VerifyAttestation(a) => cmd::verify_attestation::run(a).await,
             Command::Tree(a) => cmd::tree::run(a).await,
             Command::Download(c) => cmd::download::run(c).await,
+            Command::Save(a) => cmd::save::run(a).await,
+            Command::Load(a) => cmd::load::run(a).await,
             Command::Registry(c) => cmd::registry::run(c).await,
             Command::Tlog(c) => cmd::tlog::run(c).await,
             Command::Ca(c) => cmd::ca::run_ca(c).await,
