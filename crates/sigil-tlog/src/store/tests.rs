@@ -158,3 +158,59 @@ fn a_second_open_of_the_same_directory_is_refused() {
     drop(s);
     FileStore::open(dir.path()).unwrap();
 }
+
+#[test]
+fn index_runs_are_written_merged_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1000;
+    {
+        let s = FileStore::open(dir.path()).unwrap();
+        fill(&s, 0, n, 7);
+        s.leaves.wait_idle().unwrap();
+        s.search.wait_idle().unwrap();
+        let runs = s.search.run_ranges();
+        assert!(runs.len() >= 2, "{runs:?}");
+        // Binary-counter merging keeps few runs.
+        assert!(runs.len() <= 8, "{runs:?}");
+        assert_eq!(runs[0].0, 0);
+        check(&s, n);
+    }
+    let runs = |name: &str| -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let f = p.file_name().unwrap().to_string_lossy().into_owned();
+                f.starts_with(name) && f.ends_with(".run")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Reopen from the runs; then lose the newest run, damage another, and leave the
+    // input of an interrupted merge and a half-written run behind: all rebuilt from the
+    // records.
+    check(&FileStore::open(dir.path()).unwrap(), n);
+    let search_runs = runs("search-");
+    let last = search_runs.last().unwrap();
+    std::fs::remove_file(last).unwrap();
+    let leaf_runs = runs("leaves-");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&leaf_runs[0])
+        .unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len - 1).unwrap();
+    std::fs::write(dir.path().join("search-0-3.run"), b"stale input").unwrap();
+    std::fs::write(dir.path().join("leaves-0-9.run.tmp"), b"torn").unwrap();
+    {
+        let s = FileStore::open(dir.path()).unwrap();
+        check(&s, n);
+        assert!(!dir.path().join("search-0-3.run").exists());
+        assert!(!dir.path().join("leaves-0-9.run.tmp").exists());
+        fill(&s, n, n + 300, 11);
+        check(&s, n + 300);
+    }
+    check(&FileStore::open(dir.path()).unwrap(), n + 300);
+}
