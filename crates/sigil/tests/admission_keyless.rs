@@ -212,6 +212,70 @@ spec:
     )
 }
 
+/// The PEM public key of the first transparency log (`tlogs`) or CT log (`ctlogs`) of a
+/// trusted root (or client trust config) JSON file.
+fn log_key_pem(trust: &Path, logs: &str) -> String {
+    let v: Value = serde_json::from_slice(&std::fs::read(trust).unwrap()).unwrap();
+    let root = if v["trustedRoot"].is_object() {
+        &v["trustedRoot"]
+    } else {
+        &v
+    };
+    let b64 = root[logs][0]["publicKey"]["rawBytes"].as_str().unwrap();
+    let mut out = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END PUBLIC KEY-----\n");
+    out
+}
+
+/// A policy whose keyless attestor names its own log keys (`rekor.pubkey`, `ctlog.pubkey`)
+/// for `registry/lab/<repo>:*`, with no `roots`: the CA is the trust config's.
+fn log_keys_policy(
+    name: &str,
+    registry: &str,
+    repo: &str,
+    rekor: &str,
+    rekor_pem: &str,
+    ct_pem: &str,
+) -> String {
+    let rekor_pem = rekor_pem.trim().replace('\n', "\n                ");
+    let ct_pem = ct_pem.trim().replace('\n', "\n                ");
+    format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: {name}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify-with-own-logs
+    match:
+      any:
+      - resources:
+          kinds:
+          - Pod
+    verifyImages:
+    - imageReferences:
+      - "{registry}/lab/{repo}:*"
+      attestors:
+      - entries:
+        - keyless:
+            subject: "https://github.com/{WORKFLOW_REPO}/.github/workflows/sign.yml@refs/tags/*"
+            issuer: "https://token.actions.githubusercontent.com"
+            rekor:
+              url: "{rekor}"
+              pubkey: |-
+                {rekor_pem}
+            ctlog:
+              pubkey: |-
+                {ct_pem}
+"#
+    )
+}
+
 #[test]
 fn keyless_signed_images_are_admitted_on_the_local_stack() {
     let tmp = tempfile::tempdir().unwrap();
@@ -231,6 +295,16 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
             push_image(&c, &format!("{registry}/lab/own-ca:v1"), b"own ca").await,
             push_image(&c, &format!("{registry}/lab/foreign-ca:v1"), b"foreign ca").await,
         )
+    });
+    // rekor.pubkey / ctlog.pubkey: the stack's keys, public-good's log key, its CT key.
+    let logs = ["own-logs", "foreign-log", "foreign-ct"];
+    let log_digests: Vec<_> = rt.block_on(async {
+        let c = client();
+        let mut out = Vec::new();
+        for r in logs {
+            out.push(push_image(&c, &format!("{registry}/lab/{r}:v1"), r.as_bytes()).await);
+        }
+        out
     });
     let (signed, _unsigned, v3, good, bad) = rt.block_on(async {
         let c = client();
@@ -270,7 +344,10 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
             &format!("{repo}@{v3}"),
         ],
     );
-    for (r, digest) in [("own-ca", &own_ca), ("foreign-ca", &foreign_ca)] {
+    for (r, digest) in [("own-ca", &own_ca), ("foreign-ca", &foreign_ca)]
+        .into_iter()
+        .chain(logs.into_iter().zip(&log_digests))
+    {
         sigil(
             d,
             &workflow,
@@ -338,6 +415,24 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
         roots_policy("foreign-ca", &registry, "foreign-ca", &rekor, &public_ca),
     )
     .unwrap();
+    let trust = PathBuf::from(stack.get("SIGIL_TRUST_CONFIG"));
+    let public = testdata("trust/production-trusted_root.json");
+    let (stack_log, stack_ct) = (log_key_pem(&trust, "tlogs"), log_key_pem(&trust, "ctlogs"));
+    let (public_log, public_ct) = (
+        log_key_pem(&public, "tlogs"),
+        log_key_pem(&public, "ctlogs"),
+    );
+    for (name, rekor_pem, ct_pem) in [
+        ("own-logs", &stack_log, &stack_ct),
+        ("foreign-log", &public_log, &stack_ct),
+        ("foreign-ct", &stack_log, &public_ct),
+    ] {
+        std::fs::write(
+            policies.join(format!("{name}.yml")),
+            log_keys_policy(name, &registry, name, &rekor, rekor_pem, ct_pem),
+        )
+        .unwrap();
+    }
     let w = start_webhook(d, &stack.env, &policies);
 
     // The keyless-signed image is admitted, pinned to the verified digest.
@@ -432,6 +527,35 @@ fn keyless_signed_images_are_admitted_on_the_local_stack() {
     assert!(
         msg.contains("foreign-ca:\n  verify-with-own-ca: 'failed to verify image")
             && msg.contains(".attestors[0].entries[0].keyless: no matching signatures"),
+        "{msg}"
+    );
+
+    // rekor.pubkey and ctlog.pubkey: the stack's own keys admit; public-good's log key or
+    // CT key in their place denies, naming the log the entry or SCT came from.
+    let img = format!("{registry}/lab/own-logs:v1");
+    let patch = patch_of(&admit(&w, &kubectl_run("own-logs", &img)));
+    assert!(
+        patch.contains(&json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("{img}@{}", log_digests[0])})),
+        "{patch:?}"
+    );
+    let msg = denial(&admit(
+        &w,
+        &kubectl_run("foreign-log", &format!("{registry}/lab/foreign-log:v1")),
+    ));
+    assert!(
+        msg.contains("foreign-log:\n  verify-with-own-logs: 'failed to verify image")
+            && msg.contains(".attestors[0].entries[0].keyless: no matching signatures")
+            && msg.contains("entry from unknown log"),
+        "{msg}"
+    );
+    let msg = denial(&admit(
+        &w,
+        &kubectl_run("foreign-ct", &format!("{registry}/lab/foreign-ct:v1")),
+    ));
+    assert!(
+        msg.contains("foreign-ct:\n  verify-with-own-logs: 'failed to verify image")
+            && msg.contains(".attestors[0].entries[0].keyless: no matching signatures")
+            && msg.contains("SCT"),
         "{msg}"
     );
 }
