@@ -5,93 +5,22 @@
 //! signatures, the regexp passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
 use sigil_testkit::image::{client, push_image};
+use sigil_testkit::stack::Stack;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{sigil, text};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const IDENTITY: &str =
     "https://github.com/owner/cosign-lab/.github/workflows/sign.yml@refs/tags/v1.0.0";
 
-struct Up {
-    child: Child,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn up(state: &Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(["up", "--state-dir"])
-        .arg(state)
-        .args([
-            "--registry-addr",
-            "127.0.0.1:0",
-            "--tlog-addr",
-            "127.0.0.1:0",
-            "--ca-addr",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--oidc-addr",
-            "127.0.0.1:0",
-            "--oidc-email-addr",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut env = Vec::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("# ready") {
-            break;
-        }
-        let (k, v) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    assert!(
-        env.iter().any(|(k, _)| k == "SIGIL_TRUST_CONFIG"),
-        "sigil up printed {env:?}"
-    );
-    // Keep draining stdout so the stack never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Up { child, env }
-}
-
-fn sigil(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env("COSIGN_PASSWORD", "pw")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn up(state: &Path) -> Stack {
+    Stack::up(Path::new(env!("CARGO_BIN_EXE_sigil")), state)
 }
 
 #[test]
@@ -100,12 +29,7 @@ fn exercises_one_to_three_on_the_embedded_stack() {
     let d = tmp.path();
     let stack = up(&d.join("state"));
     let env = &stack.env;
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
+    let get = |k: &str| stack.get(k);
     let repo = format!("{}/owner/cosign-lab", get("SIGIL_REGISTRY"));
     let (signed, _unsigned, keyed) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -153,30 +77,12 @@ fn exercises_one_to_three_on_the_embedded_stack() {
     assert!(payloads[0]["optional"]["Bundle"]["SignedEntryTimestamp"].is_string());
 
     // Exercise 2: keyless, as the workflow, through the Actions token protocol.
-    let o = sigil(
-        d,
-        env,
-        &[
-            "oidc",
-            "github-env",
-            "--repository",
-            "owner/cosign-lab",
-            "--workflow",
-            ".github/workflows/sign.yml",
-            "--ref",
-            "refs/tags/v1.0.0",
-        ],
+    let workflow_env = stack.workflow_env(
+        Path::new(env!("CARGO_BIN_EXE_sigil")),
+        "owner/cosign-lab",
+        ".github/workflows/sign.yml",
+        "refs/tags/v1.0.0",
     );
-    assert!(o.status.success(), "{}", text(&o));
-    let mut workflow_env = env.clone();
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let (k, v) = line
-            .strip_prefix("export ")
-            .unwrap()
-            .split_once('=')
-            .unwrap();
-        workflow_env.push((k.to_owned(), v.trim_matches('\'').to_owned()));
-    }
     let o = sigil(
         d,
         &workflow_env,
@@ -299,12 +205,7 @@ fn sign_blob_bundles_verify_with_sigil_and_sigstore_python() {
     let d = tmp.path();
     let stack = up(&d.join("state"));
     let env = &stack.env;
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
+    let get = |k: &str| stack.get(k);
     std::fs::write(d.join("artifact.txt"), "hello, bundle\n").unwrap();
     std::fs::write(d.join("other.txt"), "another file\n").unwrap();
 

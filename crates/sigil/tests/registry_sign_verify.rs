@@ -12,25 +12,13 @@ use sigil_testkit::registry::{
 };
 use sigil_testkit::{run_ok, system_bin};
 
-fn sigil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env("COSIGN_PASSWORD", "lab-pass")
-        .env_remove("COSIGN_REPOSITORY")
-        .args(args)
-        .output()
-        .unwrap()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::ok;
 
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+/// `sigil ARGS` in `dir`, with no stack environment.
+fn sigil(dir: &Path, args: &[&str]) -> Output {
+    cli::sigil(dir, &[], args)
 }
 
 #[test]

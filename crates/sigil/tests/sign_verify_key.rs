@@ -9,28 +9,13 @@ use std::process::{Command, Output};
 use sigil_testkit::image::{client, push_image};
 use sigil_testkit::{start_distribution, start_distribution_at};
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{ok, text};
+
+/// `sigil ARGS` in `dir`, with no stack environment.
 fn sigil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(dir)
-        .env("COSIGN_PASSWORD", "lab-pass")
-        .env_remove("COSIGN_REPOSITORY")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "{}", text(&o));
-    o
+    cli::sigil(dir, &[], args)
 }
 
 fn code(o: &Output) -> i32 {
