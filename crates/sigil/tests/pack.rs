@@ -324,4 +324,37 @@ fn the_pipeline_signs_attests_and_verifies() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert_eq!(v["failedStage"], "verify");
+
+    // Keyless with every setting given as a flag and none in the environment: an email token
+    // from the stack's issuer, its CA and log, its trust config.
+    let token = Command::new(sigil())
+        .args(["oidc", "token", "--email", "dev@example.com", "--data-dir"])
+        .arg(state.path().join("stack").join("oidc-email"))
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let trust_config = stack.get("SIGIL_TRUST_CONFIG");
+    let (fulcio, rekor) = (stack.get("SIGIL_FULCIO_URL"), stack.get("SIGIL_REKOR_URL"));
+    let issuer = stack.get("SIGIL_OIDC_EMAIL_URL");
+    let out = Command::new(sigil())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .args(["pipeline", "--file", &server, "--tag", &tag])
+        .args(["--identity-token", &token, "--trust-config", &trust_config])
+        .args(["--fulcio-url", &fulcio, "--rekor-url", &rekor])
+        .args(["--certificate-identity", "dev@example.com"])
+        .args(["--certificate-oidc-issuer", &issuer, "--output", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
 }

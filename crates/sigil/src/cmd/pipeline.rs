@@ -4,8 +4,11 @@
 //! Packing runs in process; every later stage runs the sigil command a user would type (a
 //! child process of this executable, with this environment), so the pipeline behaves exactly
 //! as the separate commands do: keyless signing finds GitHub Actions' ambient token, a key's
-//! password comes from `COSIGN_PASSWORD`, trust from `SIGIL_TRUST_CONFIG` (else the embedded
-//! public-good root), registry credentials from the Docker config.
+//! password comes from `COSIGN_PASSWORD`, trust from `--trusted-root`/`--trust-config` or
+//! `SIGIL_TRUST_CONFIG` (else the embedded public-good root), the CA and log from
+//! `--fulcio-url`/`--rekor-url` (else the trust config's), registry credentials from the Docker
+//! config. An `--identity-token` reaches the signing stages through `SIGSTORE_ID_TOKEN`, not
+//! their command line, so it never shows in a process list.
 //! The first stage that fails stops the pipeline; its exit code is the pipeline's.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use serde_json::{json, Value};
 use sigil_oci::cosign::{attachment_tag, Attachment};
 
 use super::pack::PackArgs;
+use super::trust::TrustOpts;
 use super::up::GITHUB_ISSUER;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,6 +47,17 @@ pub struct PipelineArgs {
     /// Keyless: the OIDC issuer to verify with (default in GitHub Actions: its issuer).
     #[arg(long)]
     pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: the OIDC identity token (else `SIGSTORE_ID_TOKEN`, else GitHub Actions').
+    #[arg(long)]
+    pub identity_token: Option<String>,
+    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub fulcio_url: Option<String>,
+    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustOpts,
     /// Where to write the SBOM (default: a temporary file, removed).
     #[arg(long, value_name = "FILE")]
     pub sbom_output: Option<PathBuf>,
@@ -107,10 +122,18 @@ struct Stage {
     ok: bool,
 }
 
-/// Runs `sigil ARGS…`; stdout captured (or written to `stdout_to`), stderr passed through.
-async fn sigil(args: &[String], stdout_to: Option<&Path>) -> anyhow::Result<(Option<i32>, String)> {
+/// Runs `sigil ARGS…` (with `SIGSTORE_ID_TOKEN` set to `token` if given); stdout captured
+/// (or written to `stdout_to`), stderr passed through.
+async fn sigil(
+    args: &[String],
+    stdout_to: Option<&Path>,
+    token: Option<&str>,
+) -> anyhow::Result<(Option<i32>, String)> {
     let exe = std::env::current_exe().context("locating the sigil executable")?;
     let mut cmd = tokio::process::Command::new(exe);
+    if let Some(t) = token {
+        cmd.env("SIGSTORE_ID_TOKEN", t);
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -153,7 +176,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
                 "--outfile".into(),
                 p.display().to_string(),
             ];
-            let (code, _) = sigil(&args, None).await?;
+            let (code, _) = sigil(&args, None, None).await?;
             if code != Some(0) {
                 anyhow::bail!("reading the public key of `{}` failed", k.display());
             }
@@ -188,6 +211,21 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
     } else {
         Vec::new()
     };
+    // Trust material for every stage; the CA and log for the signing ones.
+    let mut trust: Vec<String> = Vec::new();
+    if let Some(p) = &a.trust.trusted_root {
+        trust.extend(["--trusted-root".into(), p.display().to_string()]);
+    }
+    if let Some(p) = &a.trust.trust_config {
+        trust.extend(["--trust-config".into(), p.display().to_string()]);
+    }
+    let mut signing = trust.clone();
+    if let Some(u) = &a.fulcio_url {
+        signing.extend(["--fulcio-url".into(), u.clone()]);
+    }
+    if let Some(u) = &a.rekor_url {
+        signing.extend(["--rekor-url".into(), u.clone()]);
+    }
     let sbom = sbom_path.display().to_string();
     let plan: Vec<(&'static str, Vec<String>, Option<&Path>)> = vec![
         (
@@ -195,6 +233,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
             [
                 vec!["sign".into()],
                 key_flags.clone(),
+                signing.clone(),
                 insecure.clone(),
                 vec!["--yes".into(), reference.clone()],
             ]
@@ -220,6 +259,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
             [
                 vec!["attest".into()],
                 key_flags.clone(),
+                signing.clone(),
                 insecure.clone(),
                 vec![
                     "--predicate".into(),
@@ -238,6 +278,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
             [
                 vec!["verify".into()],
                 verify.clone(),
+                trust.clone(),
                 insecure.clone(),
                 vec![reference.clone()],
             ]
@@ -253,6 +294,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
                     "spdxjson".into(),
                 ],
                 verify.clone(),
+                trust.clone(),
                 insecure.clone(),
                 vec![reference.clone()],
             ]
@@ -266,7 +308,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
             eprintln!("== {name}");
         }
         let t = Instant::now();
-        let (code, _stdout) = sigil(&args, to).await?;
+        let (code, _stdout) = sigil(&args, to, a.identity_token.as_deref()).await?;
         let ok = code == Some(0);
         stages.push(Stage {
             name,
