@@ -123,6 +123,33 @@ pub struct IdentityOpts {
 }
 
 impl IdentityOpts {
+    /// What a signature must be made with: the public key in `key` (a file), else a
+    /// certificate for these identity flags (with an SCT unless `insecure_ignore_sct`).
+    pub fn trust(
+        &self,
+        key: Option<&std::path::Path>,
+        insecure_ignore_sct: bool,
+    ) -> anyhow::Result<Trust> {
+        Ok(match key {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("reading public key `{}`", path.display()))?;
+                Trust::Key(
+                    PublicKey::from_pem(&pem)
+                        .with_context(|| format!("loading public key `{}`", path.display()))?,
+                )
+            }
+            None => Trust::Keyless {
+                identity: self.policy()?,
+                sct: if insecure_ignore_sct {
+                    SctPolicy::Ignore
+                } else {
+                    SctPolicy::Required
+                },
+            },
+        })
+    }
+
     /// The identity policy, with cosign's errors for missing flags.
     pub fn policy(&self) -> anyhow::Result<IdentityPolicy> {
         let identity = match (&self.certificate_identity, &self.certificate_identity_regexp) {
@@ -166,24 +193,7 @@ impl IdentityOpts {
 
 pub async fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let image: ImageRef = a.image.parse().context("parsing the image reference")?;
-    let trust = match &a.key {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading public key `{}`", path.display()))?;
-            Trust::Key(
-                PublicKey::from_pem(&pem)
-                    .with_context(|| format!("loading public key `{}`", path.display()))?,
-            )
-        }
-        None => Trust::Keyless {
-            identity: a.identity.policy()?,
-            sct: if a.insecure_ignore_sct {
-                SctPolicy::Ignore
-            } else {
-                SctPolicy::Required
-            },
-        },
-    };
+    let trust = a.identity.trust(a.key.as_deref(), a.insecure_ignore_sct)?;
     // A key-signed image verified without the log needs no trust root.
     let trusted_root = if a.insecure_ignore_tlog && a.key.is_some() {
         None

@@ -12,14 +12,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use sigil_core::intoto::COSIGN_SIGN_PREDICATE;
-use sigil_core::keys::PublicKey;
 use sigil_core::{Digest, ImageRef};
 use sigil_oci::cosign::{fetch_layers, Attachment};
 use sigil_oci::referrers::{fetch_bundle_referrers, ANNOTATION_PREDICATE_TYPE};
 use sigil_oci::Client;
 use sigil_verify::{
-    AttestationCandidate, ImagePolicy, Outcome, PredicateFilter, SctPolicy, TlogPolicy, Trust,
-    Verdict,
+    AttestationCandidate, ImagePolicy, Outcome, PredicateFilter, TlogPolicy, Verdict,
 };
 
 use super::registry_opts::RegistryOpts;
@@ -168,24 +166,7 @@ pub async fn run(a: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(sigil_core::intoto::predicate_type)
         .transpose()?;
-    let trust = match &a.key {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading public key `{}`", path.display()))?;
-            Trust::Key(
-                PublicKey::from_pem(&pem)
-                    .with_context(|| format!("loading public key `{}`", path.display()))?,
-            )
-        }
-        None => Trust::Keyless {
-            identity: a.identity.policy()?,
-            sct: if a.insecure_ignore_sct {
-                SctPolicy::Ignore
-            } else {
-                SctPolicy::Required
-            },
-        },
-    };
+    let trust = a.identity.trust(a.key.as_deref(), a.insecure_ignore_sct)?;
     let trusted_root = Some(a.trust.load()?);
     let client = a.registry.client()?;
     let digest = super::resolve_digest(&client, &image).await?;
