@@ -227,6 +227,7 @@ impl FileStore {
             entries,
             keys,
             index,
+            upper: RwLock::new(load_upper(&levels, dir)?),
             levels: RwLock::new(levels),
             size: AtomicU64::new(n),
             writer: Mutex::new(Writer {
@@ -305,4 +306,25 @@ fn rebuild_postings(
         }
     }
     Ok(())
+}
+
+/// Levels `UPPER_LEVEL` and up, read from their files.
+fn load_upper(levels: &[Arc<File>], dir: &Path) -> Result<Vec<Vec<Hash>>, StoreError> {
+    let mut upper = Vec::new();
+    for (l, f) in levels.iter().enumerate().skip(super::UPPER_LEVEL) {
+        let path = level_path(dir, l);
+        let len = f
+            .metadata()
+            .map_err(io("reading metadata of", &path))?
+            .len();
+        let mut bytes = vec![0u8; (len / 32 * 32) as usize];
+        read_exact_at(f, &mut bytes, 0, &path)?;
+        upper.push(
+            bytes
+                .chunks_exact(32)
+                .filter_map(|c| Hash::try_from(c).ok())
+                .collect(),
+        );
+    }
+    Ok(upper)
 }

@@ -31,7 +31,7 @@ fn check(store: &FileStore, n: u64) {
     let t = reference(n);
     let nodes = Nodes(store);
     assert_eq!(merkle::root(&nodes, n).unwrap(), t.root_at(n).unwrap());
-    for level in 0..8u32 {
+    for level in 0..12u32 {
         for i in 0..(n >> level) {
             assert_eq!(store.node(level, i).unwrap(), t.node(level, i).unwrap());
         }
