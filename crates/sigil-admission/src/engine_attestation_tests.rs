@@ -163,3 +163,72 @@ async fn missing_wrong_type_or_foreign_attestations_are_denied() {
     let e = engine(slsa_policy(&key), f);
     assert!(!e.evaluate(&app_pod(), Phase::Mutate).await.allowed);
 }
+
+/// Conditions see `image` as Kyverno's `AddImageInfo` puts it beside the predicate; the
+/// verdict of such a rule is cached per image spelling, not only per digest.
+#[tokio::test]
+async fn conditions_see_the_image_info_beside_the_predicate() {
+    let key = PrivateKey::generate_p256().unwrap();
+    let pem = key.public_key().to_pem();
+    let pem = pem.trim().replace('\n', "\n                  ");
+    let yaml = format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: release-tags
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: check-tag
+      match:
+        any:
+        - resources:
+            kinds:
+              - Pod
+      verifyImages:
+      - imageReferences:
+        - "ghcr.io/u/app:*"
+        attestations:
+        - type: {SLSA}
+          attestors:
+          - entries:
+            - keys:
+                publicKeys: |-
+                  {pem}
+                rekor:
+                  ignoreTlog: true
+                  url: https://rekor.sigstore.dev
+          conditions:
+          - all:
+            - key: "{{{{ image.tag }}}}"
+              operator: Equals
+              value: "v1"
+            - key: "{{{{ image.registry }}}}/{{{{ image.path }}}}"
+              operator: Equals
+              value: "ghcr.io/u/app"
+            - key: "{{{{ builder.id }}}}"
+              operator: Equals
+              value: "{GOOD_BUILDER}"
+"#
+    );
+    let policies = parse_policies(&yaml, "release-tags").unwrap().policies;
+    let f = Arc::new(MemFetcher::default());
+    f.tag(&format!("{IMAGE}:v1"), DIGEST);
+    f.tag(&format!("{IMAGE}:v1-rc"), DIGEST);
+    f.attest(&key, IMAGE, DIGEST, SLSA, &provenance(GOOD_BUILDER));
+    let e = engine(policies, f);
+    let ev = e.evaluate(&app_pod(), Phase::Mutate).await;
+    assert!(ev.allowed, "{ev:?}");
+    // Same digest, another tag: not served from the first verdict.
+    let rc = pod(
+        "app",
+        "default",
+        json!({"containers": [{"name": "a", "image": format!("{IMAGE}:v1-rc")}]}),
+    );
+    let ev = e.evaluate(&rc, Phase::Mutate).await;
+    assert!(!ev.allowed, "{ev:?}");
+    assert!(ev
+        .message
+        .unwrap()
+        .contains("attestation checks failed for"));
+}

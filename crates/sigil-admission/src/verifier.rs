@@ -101,6 +101,10 @@ struct Key {
     /// Policy identity and attestor hash ([`VerifyJob::scope`]).
     scope: Arc<str>,
     rule: Arc<str>,
+    /// The image as written, when attestation conditions can read it (`image.tag`…): two
+    /// spellings of one digest may then differ in verdict (Kyverno keys its cache by the
+    /// image string always).
+    image: Option<String>,
 }
 
 enum Slot {
@@ -208,6 +212,12 @@ impl ImageVerifier {
             digest: digest.to_string(),
             scope: job.scope.clone(),
             rule: job.rule.clone(),
+            image: job
+                .entry
+                .attestations
+                .iter()
+                .any(|a| !a.conditions.is_empty())
+                .then(|| job.found.image.raw.clone()),
         };
         let now = Instant::now();
         let pending = {
@@ -326,6 +336,7 @@ async fn verify_uncached(
         fetcher,
         trusted_root,
         image: job.found.image.reference.with_digest(digest.clone()),
+        found: Arc::new(job.found.image.clone()),
         kind: entry.type_,
         default_repo: match &entry.repository {
             Some(r) => Some(parse_repo(r)?),
@@ -372,6 +383,8 @@ struct Ctx {
     fetcher: Arc<dyn Fetcher>,
     trusted_root: Option<Arc<TrustedRoot>>,
     image: ImageRef,
+    /// The image as the resource names it (for the conditions' `image` variables).
+    found: Arc<ImageInfo>,
     kind: SignatureType,
     default_repo: Option<ImageRef>,
     digest: Digest,
@@ -565,7 +578,8 @@ impl Ctx {
         }
         for v in &verdict.verified {
             let predicate = statement_predicate(&v.payload_json).map_err(VerifyError::Failed)?;
-            match conditions::evaluate(&att.conditions, &predicate) {
+            let data = condition_data(predicate, &self.found);
+            match conditions::evaluate(&att.conditions, &data) {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(VerifyError::Failed(format!(
@@ -670,6 +684,39 @@ fn statement_predicate(envelope: &serde_json::Value) -> Result<serde_json::Value
         .get_mut("predicate")
         .map(serde_json::Value::take)
         .unwrap_or(serde_json::Value::Null))
+}
+
+/// What attestation conditions read, as Kyverno builds it (K:`pkg/engine/internal/imageverifier.go`
+/// `evaluateConditions`): the statement's `predicate` merged at the top level (so
+/// `{{ builder.id }}` reads the SLSA builder), then `image` (K:`pkg/engine/context`
+/// `AddImageInfo`: `reference`, `referenceWithTag`, `registry`, `path`, `name`, `tag`,
+/// `digest` of the image as the resource names it), which wins over a predicate field of
+/// that name. The rest of Kyverno's policy context (`request.*`, `images`, `context`
+/// entries) is not there: a condition that reads it finds nothing and fails.
+fn condition_data(predicate: serde_json::Value, image: &ImageInfo) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = predicate else {
+        return predicate;
+    };
+    let name = image.path.rsplit('/').next().unwrap_or(&image.path);
+    let tag = image.tag.clone().unwrap_or_default();
+    let digest = image
+        .digest
+        .as_ref()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    map.insert(
+        "image".into(),
+        serde_json::json!({
+            "reference": image.kyverno_string(),
+            "referenceWithTag": format!("{}:{tag}", image.name()),
+            "registry": image.registry,
+            "path": image.path,
+            "name": name,
+            "tag": tag,
+            "digest": digest,
+        }),
+    );
+    serde_json::Value::Object(map)
 }
 
 /// One verdict from two: verified if either is; rejections of both.
