@@ -25,19 +25,19 @@ fn manifest_invalid(message: impl Into<String>) -> ApiError {
 /// answers 404 MANIFEST_UNKNOWN when it holds only a type the client did not ask for, and so
 /// do we.
 fn acceptable(accept: &[&str], media_type: &str) -> bool {
-    let listed: Vec<&str> = accept
-        .iter()
-        .flat_map(|h| h.split(','))
-        .map(|t| t.split(';').next().unwrap_or("").trim())
-        .filter(|t| !t.is_empty())
-        .collect();
-    if listed.is_empty() || listed.iter().any(|t| *t == "*/*" || *t == media_type) {
+    // Walks the listed types without collecting them: this runs on every manifest GET.
+    let listed = || {
+        accept
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .filter(|t| !t.is_empty())
+    };
+    if listed().next().is_none() || listed().any(|t| t == "*/*" || t == media_type) {
         return true;
     }
     // A client that names no manifest type at all accepts what it gets.
-    !listed
-        .iter()
-        .any(|t| t.contains("manifest") || t.contains("index"))
+    !listed().any(|t| t.contains("manifest") || t.contains("index"))
 }
 
 pub(super) async fn get(state: &AppState, repo: &RepoName, r: &str, req: &Parts) -> ApiResult {
@@ -77,11 +77,12 @@ pub(super) async fn get(state: &AppState, repo: &RepoName, r: &str, req: &Parts)
         h.insert(header::CONTENT_TYPE, v);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(v) = HeaderValue::from_str(&m.digest.to_string()) {
-        h.insert("docker-content-digest", v.clone());
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", m.digest)) {
+    let digest = m.digest.to_string();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{digest}\"")) {
         h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::try_from(digest) {
+        h.insert("docker-content-digest", v);
     }
     Ok(resp)
 }
