@@ -32,7 +32,8 @@ use sha2::{Digest as _, Sha256};
 use sigil_core::keys::PrivateKey;
 
 const USAGE: &str = "usage: sigil-soak-load MODE URL --pid PID --rate R --duration S [--window S] \
-[--connections N] [--body FILE] [--content-type T] [--cacert FILE] [--expect STATUS]
+[--connections N] [--body FILE] [--content-type T] [--cacert FILE] [--expect STATUS] \
+[--header 'Name: value']...
   MODE: tlog | get | post
   (legacy form: sigil-soak-load ADDR PID RATE DURATION_S WINDOW_S CONNECTIONS = tlog mode)";
 
@@ -57,6 +58,8 @@ struct Opts {
     body: Arc<Vec<u8>>,
     content_type: String,
     expect: u16,
+    /// Extra request header lines (`--header`, repeatable), each ending in CRLF.
+    headers: String,
 }
 
 struct Sample {
@@ -120,6 +123,7 @@ fn parse_args() -> Opts {
                 body: Arc::new(Vec::new()),
                 content_type: "application/json".into(),
                 expect: 201,
+                headers: String::new(),
             }
             .split_addr();
         }
@@ -140,6 +144,7 @@ fn parse_args() -> Opts {
         body: Arc::new(Vec::new()),
         content_type: "application/json".into(),
         expect: if mode == Mode::Tlog { 201 } else { 200 },
+        headers: String::new(),
     };
     let mut cacert = None;
     let mut i = 2;
@@ -154,6 +159,14 @@ fn parse_args() -> Opts {
             "--content-type" => o.content_type = parse(v, "--content-type"),
             "--expect" => o.expect = parse(v, "--expect"),
             "--cacert" => cacert = Some(parse::<String>(v, "--cacert")),
+            "--header" => {
+                let h: String = parse(v, "--header");
+                if !h.contains(':') || h.contains('\r') || h.contains('\n') {
+                    fail(&format!("--header `{h}` is not `Name: value`"));
+                }
+                o.headers.push_str(&h);
+                o.headers.push_str("\r\n");
+            }
             "--body" => {
                 let f: String = parse(v, "--body");
                 o.body = Arc::new(
@@ -359,13 +372,14 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
             None => &o.body,
         };
         let head = if o.mode == Mode::Get {
-            format!("GET {} HTTP/1.1\r\nHost: {host}\r\n\r\n", o.path)
+            format!("GET {} HTTP/1.1\r\nHost: {host}\r\n{}\r\n", o.path, o.headers)
         } else {
             format!(
-                "{method} {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                "{method} {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
                 o.path,
                 o.content_type,
-                body.len()
+                body.len(),
+                o.headers
             )
         };
         let due = start + scheduled;
