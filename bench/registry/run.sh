@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Registry benchmark: Debian's docker-registry (distribution 2.8) and `sigil registry serve`
-# side by side in one run, driven by the same client (skopeo 1.9, --preserve-digests):
-#   push and pull of a 50 MiB single-layer image and of a 200-layer image of small layers,
-#   then manifest GET latency under 64 concurrent connections (wrk).
+# side by side in one run, each registry driven by the same clients:
+#   - skopeo 1.9 (--preserve-digests) and the sigil client (`sigil load` / `sigil save`, cosign's
+#     load/save), each against a fresh registry: push and pull of a 50 MiB single-layer image
+#     and of a 200-layer image of small layers;
+#   - curl: one 50 MiB blob pushed, blobs pulled (a thin client, to show the servers' own speed);
+#   - manifest GET under 64 concurrent connections: wrk closed-loop at saturation, and the
+#     constant-rate generator bench/soak/load (wrk2-style, latency from the scheduled send
+#     time) at fixed offered rates.
 # Prints per-run times, medians, throughputs and sigil/distribution ratios.
 #
 # usage: bench/registry/run.sh [REPS]        (default 5; REPS=1 for a quick check)
 # env:   SIGIL_BIN (default target/release/sigil, built if missing; if the workspace does not
-#        build, the registry-only example target/release/examples/serve is used), WRK_SECONDS,
-#        WRK_THREADS (default "1 2": wrk runs once per thread count; -t1 leaves more of the two
-#        cores to the server, which is where the latency tail comes from)
+#        build, the registry-only example target/release/examples/serve is used and the sigil
+#        client rows are skipped), WRK_SECONDS, WRK_THREADS (default "1 2": wrk runs once per
+#        thread count; -t1 leaves more of the two cores to the server, which is where the
+#        latency tail comes from), RATES (default "10000 20000" req/s), RATE_SECONDS (15),
+#        LOAD_BIN (the constant-rate generator; built from bench/soak/load if unset)
 set -euo pipefail
 REPS=${1:-5}
 WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_THREADS=${WRK_THREADS:-1 2}
+RATES=${RATES:-10000 20000}
+RATE_SECONDS=${RATE_SECONDS:-15}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SIGIL_BIN=${SIGIL_BIN:-$ROOT/target/release/sigil}
@@ -25,6 +34,13 @@ if [ ! -x "$SIGIL_BIN" ]; then
     (cd "$ROOT" && cargo build --release -p sigil-registry --example serve)
     SIGIL_BIN=$ROOT/target/release/examples/serve
   fi
+fi
+SIGIL_CLIENT=$SIGIL_BIN
+[ "$(basename "$SIGIL_BIN")" = serve ] && SIGIL_CLIENT=
+if [ -z "${LOAD_BIN:-}" ]; then
+  (cd "$ROOT" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} cargo build --release -q \
+    --manifest-path bench/soak/load/Cargo.toml)
+  LOAD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/sigil-soak-load
 fi
 sigil_args() { # ROOT -> the serve command line of $SIGIL_BIN
   if [ "$(basename "$SIGIL_BIN")" = serve ]; then echo "127.0.0.1:0 $1"
@@ -87,6 +103,18 @@ skopeo_copy() { skopeo --policy "$WORK/policy.json" copy -q --preserve-digests \
 RESULTS="$WORK/results.txt"; : > "$RESULTS"
 for rep in $(seq "$REPS"); do
   for kind in distribution sigil; do
+    if [ -n "$SIGIL_CLIENT" ]; then
+      # The sigil client on a registry of its own (no blob left by the skopeo runs).
+      start_registry "$kind" "$WORK/reg-$kind"
+      for img in big many; do
+        t0=$(now); "$SIGIL_CLIENT" load --dir "$WORK/img/$img" "$ADDR/bench/$img:v1" 2>/dev/null; t1=$(now)
+        rm -rf "$WORK/pulled"
+        t2=$(now); "$SIGIL_CLIENT" save --dir "$WORK/pulled" "$ADDR/bench/$img:v1" 2>/dev/null; t3=$(now)
+        echo "$kind sigil-$img push $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
+        echo "$kind sigil-$img pull $(echo "$t3 - $t2" | bc -l)" >> "$RESULTS"
+      done
+      stop_registry
+    fi
     start_registry "$kind" "$WORK/reg-$kind"
     for img in big many; do
       t0=$(now); skopeo_copy "oci:$WORK/img/$img:v1" "docker://$ADDR/bench/$img:v1"; t1=$(now)
@@ -120,6 +148,12 @@ for rep in $(seq "$REPS"); do
             -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
             "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img-t$th.txt"
         done
+        for r in $RATES; do
+          "$LOAD_BIN" get "http://$ADDR/v2/bench/$img/manifests/v1" --pid "$PID" --rate "$r" \
+            --duration "$RATE_SECONDS" --window "$RATE_SECONDS" --connections 64 \
+            --header 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            | tail -1 > "$WORK/rate-$kind-$img-$r.txt"
+        done
       done
     fi
     stop_registry
@@ -127,9 +161,9 @@ for rep in $(seq "$REPS"); do
   echo "run $rep/$REPS done" >&2
 done
 
-python3 - "$RESULTS" "$WORK" "$REPS" "$WRK_THREADS" <<'PY'
+python3 - "$RESULTS" "$WORK" "$REPS" "$WRK_THREADS" "$RATES" <<'PY'
 import statistics, sys, os, re
-res, work, reps, wrk_threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+res, work, reps, wrk_threads, rates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(), sys.argv[5].split()
 sizes = {}
 for img in ("big", "many"):
     total = 0
@@ -140,13 +174,21 @@ t = {}
 for line in open(res):
     kind, img, op, secs = line.split()
     t.setdefault((img, op, kind), []).append(float(secs))
-print(f"registry benchmark: {reps} runs each, skopeo 1.9 --preserve-digests, fresh root per run")
-print("rows big/many: skopeo copy oci: <-> docker://; raw-*: curl, one blob POST / GETs on one connection")
+print(f"registry benchmark: {reps} runs each, fresh root per run and per client")
+print("rows big/many: skopeo 1.9 copy --preserve-digests oci: <-> docker://;")
+print("     sigil-big/sigil-many: sigil load --dir (push) / sigil save --dir (pull), cosign's load/save;")
+print("     raw-*: curl, one blob POST / GETs on one connection")
 print(f"{'image':<9}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
 sizes["raw-big"] = sizes["big"]
 sizes["raw-many"] = sizes["many"]
+sizes["sigil-big"] = sizes["big"]
+sizes["sigil-many"] = sizes["many"]
 for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pull"),
-                ("raw-big", "push"), ("raw-big", "pull"), ("raw-many", "pull")):
+                ("sigil-big", "push"), ("sigil-big", "pull"), ("sigil-many", "push"),
+                ("sigil-many", "pull"), ("raw-big", "push"), ("raw-big", "pull"),
+                ("raw-many", "pull")):
+        if (img, op, "sigil") not in t:
+            continue
         d = statistics.median(t[(img, op, "distribution")])
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
@@ -171,4 +213,19 @@ for img in ("big", "many"):
         print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
         print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
         print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.3f}, throughput {sr/dr:.1f}x")
+def rate(kind, img, r):
+    txt = open(os.path.join(work, f"rate-{kind}-{img}-{r}.txt")).read()
+    f = lambda pat: float(re.search(pat, txt).group(1))
+    return dict(answered=f(r"answered: (\d+)"), behind=f(r"not sent \(behind schedule at the end\): (\d+)"),
+                other=f(r"not \d+: (\d+)"), p50=f(r"service p50 ([\d.]+)"), p99=f(r"p99 ([\d.]+) ms, p99.9"),
+                sched=f(r"scheduled p99 ([\d.]+)"))
+for img in ("big", "many"):
+    for r in rates:
+        print(f"manifest GET ({img}) at a fixed {r} req/s offered, 64 connections, bench/soak/load (wrk2-style):")
+        for kind in ("distribution", "sigil"):
+            x = rate(kind, img, r)
+            print(f"  {kind + ':':<14}p50 {x['p50']:.3f} ms  p99 {x['p99']:.3f} ms  p99 from schedule {x['sched']:.3f} ms"
+                  f"  answered {x['answered']:.0f}, not 200 {x['other']:.0f}, behind {x['behind']:.0f}")
+        d, s_ = rate("distribution", img, r), rate("sigil", img, r)
+        print(f"  sigil/distribution: p99 from schedule {s_['sched']/d['sched']:.3f}")
 PY
