@@ -231,6 +231,123 @@ impl Statement {
     }
 }
 
+/// A statement as the signing side builds it: its compact JSON (the DSSE payload) and its
+/// predicate type. `attest` signs SBOMs of many MiB: a JSON predicate goes into the payload as
+/// the file's own text with the whitespace between tokens dropped, checked to be JSON but never
+/// built into a tree and serialised again (that cost more than signing, logging and pushing).
+/// Readers parse payloads with [`Statement::from_slice`] as before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementPayload {
+    pub predicate_type: String,
+    /// Compact JSON, fields in in-toto-golang's order (`_type`, `predicateType`, `subject`,
+    /// `predicate`).
+    pub bytes: Vec<u8>,
+}
+
+impl StatementPayload {
+    /// What `cosign attest --type KIND --predicate FILE IMAGE@DIGEST` signs (see
+    /// [`Statement::for_image`]), with `statement_type` as `_type` ([`STATEMENT_V01`] for the
+    /// `.att` layout, [`STATEMENT_V1`] for bundles).
+    pub fn for_image(
+        image: &ImageRef,
+        digest: &Digest,
+        kind: &str,
+        predicate: &[u8],
+        timestamp: &str,
+        statement_type: &str,
+    ) -> Result<StatementPayload, IntotoError> {
+        if predicate.len() > MAX_PREDICATE_SIZE {
+            return Err(IntotoError::TooLarge {
+                size: predicate.len(),
+                limit: MAX_PREDICATE_SIZE,
+            });
+        }
+        let predicate_type = predicate_type(kind)?;
+        if matches!(kind, "spdx" | "custom") {
+            // Text predicates: a JSON string (or an object holding one), built as before.
+            let mut statement = Statement::for_image(image, digest, kind, predicate, timestamp)?;
+            statement.kind = statement_type.to_owned();
+            return Ok(StatementPayload {
+                predicate_type,
+                bytes: statement.to_bytes(),
+            });
+        }
+        // Validation without building anything: `IgnoredAny` walks the document and refuses
+        // what `serde_json::Value` would refuse (bad syntax, trailing characters).
+        serde_json::from_slice::<serde::de::IgnoredAny>(predicate).map_err(|e| {
+            IntotoError::PredicateJson {
+                kind: kind.to_owned(),
+                detail: e.to_string(),
+            }
+        })?;
+        #[derive(Serialize)]
+        struct Head<'a> {
+            #[serde(rename = "_type")]
+            kind: &'a str,
+            #[serde(rename = "predicateType")]
+            predicate_type: &'a str,
+            subject: [Subject; 1],
+        }
+        let head = Head {
+            kind: statement_type,
+            predicate_type: &predicate_type,
+            subject: [Subject {
+                name: image.name(),
+                digest: digest_map(digest),
+                annotations: None,
+            }],
+        };
+        let mut bytes = Vec::with_capacity(predicate.len() + 512);
+        serde_json::to_writer(&mut bytes, &head).map_err(|e| IntotoError::PredicateJson {
+            kind: kind.to_owned(),
+            detail: e.to_string(),
+        })?;
+        // The head is a compact object: replace its closing brace with the predicate field.
+        bytes.pop();
+        bytes.extend_from_slice(br#","predicate":"#);
+        push_compact_json(predicate, &mut bytes);
+        bytes.push(b'}');
+        Ok(StatementPayload {
+            predicate_type,
+            bytes,
+        })
+    }
+}
+
+impl From<&Statement> for StatementPayload {
+    fn from(statement: &Statement) -> StatementPayload {
+        StatementPayload {
+            predicate_type: statement.predicate_type.clone(),
+            bytes: statement.to_bytes(),
+        }
+    }
+}
+
+/// Appends valid JSON `json` to `out` without the whitespace between tokens (JSON's four
+/// whitespace bytes outside strings), leaving strings and numbers as written.
+fn push_compact_json(json: &[u8], out: &mut Vec<u8>) {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut run = 0;
+    for (i, &b) in json.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.extend_from_slice(json.get(run..i).unwrap_or_default());
+            run = i + 1;
+        }
+    }
+    out.extend_from_slice(json.get(run..).unwrap_or_default());
+}
+
 fn digest_map(digest: &Digest) -> BTreeMap<String, String> {
     BTreeMap::from([(
         digest.algorithm().as_str().to_owned(),
@@ -262,19 +379,46 @@ pub fn add_signature(envelope: &mut DsseEnvelope, signature: Vec<u8>) {
 /// The envelope JSON as cosign writes it in a `.att` layer and logs it
 /// (`payloadType`, `payload`, `signatures`).
 pub fn envelope_json(envelope: &DsseEnvelope) -> Vec<u8> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wire<'a> {
-        payload_type: &'a str,
-        payload: &'a B64Bytes,
-        signatures: &'a [DsseSignature],
-    }
-    serde_json::to_vec(&Wire {
-        payload_type: &envelope.payload_type,
-        payload: &envelope.payload,
-        signatures: &envelope.signatures,
-    })
-    .unwrap_or_default()
+    // Written by hand into one buffer of the final size: serde would base64 the payload into
+    // a string, then copy it into a buffer grown by doubling (several multi-MiB copies for a
+    // large SBOM). The bytes are what serde writes for (`payloadType`, `payload`,
+    // `signatures`); the test below holds them equal.
+    let signatures_len: usize = envelope
+        .signatures
+        .iter()
+        .map(|s| base64_len(s.sig.0.len()) + 6 * s.keyid.len() + 32)
+        .sum();
+    let mut out = Vec::with_capacity(
+        48 + 6 * envelope.payload_type.len()
+            + base64_len(envelope.payload.0.len())
+            + signatures_len,
+    );
+    out.extend_from_slice(br#"{"payloadType":"#);
+    // Strings and plain structs always serialise into a Vec.
+    let _ = serde_json::to_writer(&mut out, &envelope.payload_type);
+    out.extend_from_slice(br#","payload":""#);
+    push_base64(&envelope.payload.0, &mut out);
+    out.extend_from_slice(br#"","signatures":"#);
+    let _ = serde_json::to_writer(&mut out, &envelope.signatures);
+    out.push(b'}');
+    out
+}
+
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Appends standard padded base64 of `bytes` to `out`.
+fn push_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    let start = out.len();
+    out.resize(start + base64_len(bytes.len()), 0);
+    let written = out.get_mut(start..).map_or(0, |dst| {
+        base64::engine::general_purpose::STANDARD
+            .encode_slice(bytes, dst)
+            .unwrap_or(0)
+    });
+    out.truncate(start + written);
 }
 
 /// Parses envelope JSON (std or URL-safe base64), bounded by [`MAX_PREDICATE_SIZE`] plus
@@ -362,6 +506,69 @@ mod tests {
         let big = vec![b' '; MAX_PREDICATE_SIZE + 1];
         assert!(matches!(
             Statement::for_image(&img, &d, "custom", &big, "t"),
+            Err(IntotoError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn envelope_json_is_what_serde_writes() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            payload_type: &'a str,
+            payload: &'a B64Bytes,
+            signatures: &'a [DsseSignature],
+        }
+        for n in [0, 1, 2, 3, 4, 1000] {
+            let (mut env, _) = envelope_to_sign(vec![b'x'; n]);
+            for sig in [vec![], vec![7u8; 71]] {
+                let expected = serde_json::to_vec(&Wire {
+                    payload_type: &env.payload_type,
+                    payload: &env.payload,
+                    signatures: &env.signatures,
+                })
+                .unwrap();
+                assert_eq!(envelope_json(&env), expected);
+                add_signature(&mut env, sig);
+            }
+        }
+    }
+
+    #[test]
+    fn raw_payload_is_the_parsed_statement_without_whitespace() {
+        let (img, d) = image();
+        let predicate = br#" { "spdxVersion" : "SPDX-2.3",
+            "name": "a \" b\\",	"n": [1, 2.50, -3e2, true, null, {}] }
+"#;
+        for kind in [STATEMENT_V01, STATEMENT_V1] {
+            let raw =
+                StatementPayload::for_image(&img, &d, "spdxjson", predicate, "t", kind).unwrap();
+            let mut tree = Statement::for_image(&img, &d, "spdxjson", predicate, "t").unwrap();
+            tree.kind = kind.to_owned();
+            assert_eq!(raw.predicate_type, tree.predicate_type);
+            // Numbers stay as written; everything else is what the tree serialises to.
+            let text = String::from_utf8(raw.bytes.clone()).unwrap();
+            assert_eq!(
+                text.replace("2.50", "2.5").replace("-3e2", "-300.0"),
+                String::from_utf8(tree.to_bytes()).unwrap()
+            );
+            assert_eq!(Statement::from_slice(&raw.bytes).unwrap(), tree);
+        }
+        for kind in ["custom", "spdx"] {
+            let raw =
+                StatementPayload::for_image(&img, &d, kind, b"text", "t", STATEMENT_V01).unwrap();
+            let tree = Statement::for_image(&img, &d, kind, b"text", "t").unwrap();
+            assert_eq!(raw, StatementPayload::from(&tree));
+        }
+        for bad in [&b"{"[..], b"{} x", b"", b"{\"a\":1,}", b"<xml/>"] {
+            assert!(matches!(
+                StatementPayload::for_image(&img, &d, "cyclonedx", bad, "t", STATEMENT_V01),
+                Err(IntotoError::PredicateJson { .. })
+            ));
+        }
+        let big = vec![b' '; MAX_PREDICATE_SIZE + 1];
+        assert!(matches!(
+            StatementPayload::for_image(&img, &d, "spdxjson", &big, "t", STATEMENT_V01),
             Err(IntotoError::TooLarge { .. })
         ));
     }

@@ -190,6 +190,32 @@ pub async fn attach_layer(
     kind: Attachment,
     layer: NewLayer,
 ) -> Result<Attached, Error> {
+    let mut descriptor = Descriptor::for_bytes(&layer.media_type, &layer.payload);
+    descriptor.annotations = layer.annotations;
+    attach(client, repo, digest, kind, descriptor, Some(layer.payload)).await
+}
+
+/// [`attach_layer`] for a layer whose blob the caller has already pushed to `repo`
+/// ([`Client::push_blob`]), e.g. while it waited for the log entry that goes into the layer's
+/// annotations: only the config and manifest are written.
+pub async fn attach_pushed_layer(
+    client: &Client,
+    repo: &ImageRef,
+    digest: &Digest,
+    kind: Attachment,
+    descriptor: Descriptor,
+) -> Result<Attached, Error> {
+    attach(client, repo, digest, kind, descriptor, None).await
+}
+
+async fn attach(
+    client: &Client,
+    repo: &ImageRef,
+    digest: &Digest,
+    kind: Attachment,
+    descriptor: Descriptor,
+    payload: Option<Bytes>,
+) -> Result<Attached, Error> {
     let tag = attachment_tag(digest, kind);
     let tag_ref = repo.with_tag(&tag).map_err(|e| Error::Malformed {
         what: "attachment tag".into(),
@@ -207,8 +233,6 @@ pub async fn attach_layer(
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => return Err(e),
     };
-    let mut descriptor = Descriptor::for_bytes(&layer.media_type, &layer.payload);
-    descriptor.annotations = layer.annotations;
     if layers
         .iter()
         .any(|l| l.digest == descriptor.digest && l.annotations == descriptor.annotations)
@@ -225,9 +249,9 @@ pub async fn attach_layer(
             limit: MAX_LAYERS as u64,
         });
     }
-    client
-        .push_blob(repo, &descriptor.digest, layer.payload)
-        .await?;
+    if let Some(payload) = payload {
+        client.push_blob(repo, &descriptor.digest, payload).await?;
+    }
     layers.push(descriptor);
     let config = SignatureConfig {
         architecture: "",

@@ -15,15 +15,16 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use sigil_core::bundle::DsseEnvelope;
-use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, Statement};
-use sigil_core::{media_types, Digest, ImageRef};
-use sigil_oci::cosign::{attach_layer, Attachment, NewLayer};
+use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, StatementPayload};
+use sigil_core::{media_types, ImageRef};
+use sigil_oci::cosign::{attach_pushed_layer, Attachment};
 use sigil_oci::referrers::PushedReferrer;
 use sigil_oci::{Client, Descriptor};
 
 use crate::fulcio::CertificateChain;
+use crate::image::Signature;
 use crate::rekor::{RekorClient, UploadedEntry};
-use crate::{Error, Signer, TlogUpload};
+use crate::{Error, PreparedSigner, Signer, TlogUpload};
 
 pub use bundle::sign_image_bundle;
 
@@ -43,6 +44,9 @@ pub struct AttestOptions {
     pub format: StorageFormat,
     /// Where the `.att` image goes (the image's repository unless `COSIGN_REPOSITORY`).
     pub signature_repository: Option<ImageRef>,
+    /// Also return the Sigstore bundle of the envelope ([`Attested::bundle`]) when storing
+    /// in the `Legacy` layout (a bundle referrer always has one).
+    pub want_bundle: bool,
 }
 
 /// Where an attestation went.
@@ -76,6 +80,12 @@ pub(crate) struct SignedEnvelope {
     pub entry: Option<UploadedEntry>,
 }
 
+/// What signs an envelope: a signer that may still need the CA, or a prepared one.
+pub(crate) enum SignWith<'a> {
+    Signer(&'a Signer),
+    Prepared(&'a PreparedSigner),
+}
+
 pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
@@ -84,36 +94,57 @@ pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))
 }
 
-/// Signs `statement` as a DSSE envelope and logs it as a `dsse` 0.0.1 entry.
+/// The envelope over `payload` signed over its PAE, its JSON, and who signed.
+async fn sign_envelope(
+    http: &reqwest::Client,
+    payload: Vec<u8>,
+    signer: SignWith<'_>,
+) -> Result<(DsseEnvelope, Bytes, Signature), Error> {
+    let (mut envelope, to_sign) = envelope_to_sign(payload);
+    let mut signature = match signer {
+        SignWith::Signer(s) => s.sign(http, &to_sign).await?,
+        SignWith::Prepared(p) => p.sign(&to_sign)?,
+    };
+    drop(to_sign);
+    add_signature(&mut envelope, std::mem::take(&mut signature.bytes));
+    let json = Bytes::from(envelope_json(&envelope));
+    Ok((envelope, json, signature))
+}
+
+/// Records the envelope (`json`) as a `dsse` 0.0.1 entry when the log is enabled.
+async fn log_envelope(
+    http: &reqwest::Client,
+    json: &[u8],
+    verifier_pem: &str,
+    tlog: &TlogUpload,
+) -> Result<Option<UploadedEntry>, Error> {
+    let TlogUpload::Enabled { rekor_url } = tlog else {
+        return Ok(None);
+    };
+    let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
+    // The envelope JSON is ASCII (serde's output around base64): no copy is made here.
+    let text = String::from_utf8_lossy(json);
+    let entry = rekor
+        .upload_dsse(&text, &[verifier_pem])
+        .await
+        .map_err(Error::Tlog)?;
+    Ok(Some(entry))
+}
+
+/// Signs `payload` (an in-toto statement) as a DSSE envelope and logs it as a `dsse` 0.0.1
+/// entry.
 pub(crate) async fn sign_statement(
     http: &reqwest::Client,
-    statement: &Statement,
-    signer: &Signer,
+    payload: Vec<u8>,
+    signer: SignWith<'_>,
     tlog: &TlogUpload,
 ) -> Result<SignedEnvelope, Error> {
-    let (mut envelope, to_sign) = envelope_to_sign(statement.to_bytes());
-    let crate::image::Signature {
-        bytes: signature,
-        verifier_pem,
-        public_key,
-        chain,
-    } = signer.sign(http, &to_sign).await?;
-    add_signature(&mut envelope, signature);
-    let mut entry = None;
-    if let TlogUpload::Enabled { rekor_url } = tlog {
-        let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
-        let json = String::from_utf8_lossy(&envelope_json(&envelope)).into_owned();
-        entry = Some(
-            rekor
-                .upload_dsse(&json, &[verifier_pem.as_str()])
-                .await
-                .map_err(Error::Tlog)?,
-        );
-    }
+    let (envelope, json, signature) = sign_envelope(http, payload, signer).await?;
+    let entry = log_envelope(http, &json, &signature.verifier_pem, tlog).await?;
     Ok(SignedEnvelope {
         envelope,
-        chain,
-        public_key,
+        chain: signature.chain,
+        public_key: signature.public_key,
         entry,
     })
 }
@@ -148,60 +179,93 @@ pub async fn attest_image(
     client: &Client,
     image: &ImageRef,
     subject: &Descriptor,
-    statement: &Statement,
-    signer: &Signer,
+    statement: StatementPayload,
+    signer: &PreparedSigner,
     options: &AttestOptions,
 ) -> Result<Attested, Error> {
     let http = http_client()?;
-    let signed = sign_statement(&http, statement, signer, &options.tlog).await?;
-    let log_index = signed.entry.as_ref().map(|e| e.entry.log_index);
-    let certificate_pem = signed.chain.as_ref().map(|c| c.leaf_pem().to_owned());
     let repo = options.signature_repository.as_ref().unwrap_or(image);
-    let stored = match options.format {
+    let attach_error = |source| Error::Attach {
+        image: image.to_string(),
+        source,
+    };
+    let (signed, stored) = match options.format {
         StorageFormat::Legacy => {
-            let rekor_bundle = match (&signed.entry, &options.tlog) {
-                (Some(e), TlogUpload::Enabled { rekor_url }) => {
-                    Some(rekor_bundle_annotation(e, rekor_url)?)
-                }
-                _ => None,
+            let (envelope, json, signature) =
+                sign_envelope(&http, statement.bytes, SignWith::Prepared(signer)).await?;
+            // The layer's blob is the envelope alone (the log entry goes into the layer's
+            // annotations): it is pushed while the log records the entry, and the manifest
+            // waits for both. A log failure leaves an unreferenced blob, as any failed push.
+            let mut descriptor = Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json);
+            let (entry, ()) = tokio::try_join!(
+                log_envelope(&http, &json, &signature.verifier_pem, &options.tlog),
+                async {
+                    client
+                        .push_blob(repo, &descriptor.digest, json.clone())
+                        .await
+                        .map_err(attach_error)
+                },
+            )?;
+            drop(json);
+            let signed = SignedEnvelope {
+                envelope,
+                chain: signature.chain,
+                public_key: signature.public_key,
+                entry,
             };
-            attach_legacy(
+            descriptor.annotations =
+                legacy_annotations(&statement.predicate_type, &signed, &options.tlog)?;
+            let attached = attach_pushed_layer(
                 client,
                 repo,
                 &subject.digest,
-                statement,
-                &signed,
-                rekor_bundle,
+                Attachment::Attestation,
+                descriptor,
             )
             .await
-            .map_err(|source| Error::Attach {
-                image: image.to_string(),
-                source,
-            })?
+            .map_err(attach_error)?;
+            let stored = Stored::Legacy {
+                reference: attached.reference,
+                already_present: attached.already_present,
+            };
+            (signed, stored)
         }
-        StorageFormat::Bundle => Stored::Referrer(
-            bundle::push_referrer(client, repo, subject, statement, &signed).await?,
-        ),
+        StorageFormat::Bundle => {
+            let signed = sign_statement(
+                &http,
+                statement.bytes,
+                SignWith::Prepared(signer),
+                &options.tlog,
+            )
+            .await?;
+            let pushed =
+                bundle::push_referrer(client, repo, subject, &statement.predicate_type, &signed)
+                    .await?;
+            (signed, Stored::Referrer(pushed))
+        }
+    };
+    let bundle = if options.want_bundle || options.format == StorageFormat::Bundle {
+        bundle::bundle_for(&signed).ok()
+    } else {
+        None
     };
     Ok(Attested {
-        bundle: bundle::bundle_for(&signed).ok(),
+        bundle,
+        log_index: signed.entry.as_ref().map(|e| e.entry.log_index),
+        certificate_pem: signed.chain.as_ref().map(|c| c.leaf_pem().to_owned()),
         envelope: signed.envelope,
         stored,
-        log_index,
-        certificate_pem,
     })
 }
 
-async fn attach_legacy(
-    client: &Client,
-    repo: &ImageRef,
-    digest: &Digest,
-    statement: &Statement,
+/// The annotations of a `.att` layer as cosign writes them.
+fn legacy_annotations(
+    predicate_type: &str,
     signed: &SignedEnvelope,
-    rekor_bundle: Option<String>,
-) -> Result<Stored, sigil_oci::Error> {
+    tlog: &TlogUpload,
+) -> Result<BTreeMap<String, String>, Error> {
     let mut annotations = BTreeMap::new();
-    annotations.insert("predicateType".to_owned(), statement.predicate_type.clone());
+    annotations.insert("predicateType".to_owned(), predicate_type.to_owned());
     // cosign writes the signature annotation empty: the signature is inside the envelope.
     annotations.insert(media_types::ANNOTATION_SIGNATURE.to_owned(), String::new());
     if let Some(chain) = &signed.chain {
@@ -211,23 +275,11 @@ async fn attach_legacy(
         );
         annotations.insert(media_types::ANNOTATION_CHAIN.to_owned(), chain.chain_pem());
     }
-    if let Some(a) = rekor_bundle {
-        annotations.insert(media_types::ANNOTATION_BUNDLE.to_owned(), a);
+    if let (Some(e), TlogUpload::Enabled { rekor_url }) = (&signed.entry, tlog) {
+        annotations.insert(
+            media_types::ANNOTATION_BUNDLE.to_owned(),
+            rekor_bundle_annotation(e, rekor_url)?,
+        );
     }
-    let attached = attach_layer(
-        client,
-        repo,
-        digest,
-        Attachment::Attestation,
-        NewLayer {
-            media_type: media_types::DSSE_ENVELOPE.to_owned(),
-            payload: Bytes::from(envelope_json(&signed.envelope)),
-            annotations,
-        },
-    )
-    .await?;
-    Ok(Stored::Legacy {
-        reference: attached.reference,
-        already_present: attached.already_present,
-    })
+    Ok(annotations)
 }

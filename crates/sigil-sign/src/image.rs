@@ -87,6 +87,56 @@ impl Signer {
     }
 }
 
+/// A [`Signer`] ready to sign without the network: the key file's key, or an ephemeral key
+/// with the certificate the CA issued for it. `attest` prepares it while it reads and hashes
+/// the predicate, so the CA round trip is off the critical path.
+pub struct PreparedSigner {
+    key: Box<PrivateKey>,
+    chain: Option<CertificateChain>,
+}
+
+impl Signer {
+    /// Gets the certificate when keyless (a fresh key, one certificate per signature, as
+    /// cosign does); a key signer is ready as it is.
+    pub async fn prepare(self) -> Result<PreparedSigner, Error> {
+        match self {
+            Signer::Key(key) => Ok(PreparedSigner { key, chain: None }),
+            Signer::Keyless { fulcio_url, token } => {
+                let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
+                let http = crate::attest::http_client()?;
+                let chain = request_certificate(&http, &fulcio_url, &token, &ephemeral).await?;
+                Ok(PreparedSigner {
+                    key: Box::new(ephemeral),
+                    chain: Some(chain),
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for PreparedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("PreparedSigner")
+            .field("keyless", &self.chain.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedSigner {
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
+        Ok(Signature {
+            bytes: self.key.sign(message).map_err(Error::Sign)?,
+            verifier_pem: match &self.chain {
+                Some(chain) => chain.leaf_pem().to_owned(),
+                None => self.key.public_key().to_pem(),
+            },
+            public_key: self.key.public_key().clone(),
+            chain: self.chain.clone(),
+        })
+    }
+}
+
 /// What was signed and where the signature went.
 #[derive(Clone, Debug)]
 pub struct SignedImage {

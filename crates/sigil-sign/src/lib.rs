@@ -14,4 +14,4 @@ pub mod tuf;
 pub use attest::{attest_image, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored};
 pub use blob::{bundle_entry, sign_blob};
 pub use error::Error;
-pub use image::{sign_image, SignOptions, SignedImage, Signer, TlogUpload};
+pub use image::{sign_image, PreparedSigner, SignOptions, SignedImage, Signer, TlogUpload};

@@ -141,8 +141,22 @@ impl RekorClient {
 
     /// `POST /api/v1/log/entries` with a proposed entry (any kind the log accepts).
     pub async fn upload(&self, proposed: &Value) -> Result<UploadedEntry, RekorClientError> {
+        let body = serde_json::to_vec(proposed).map_err(|e| RekorClientError::Malformed {
+            url: self.base.clone(),
+            detail: format!("proposed entry: {e}"),
+        })?;
+        self.upload_json(body).await
+    }
+
+    /// `POST /api/v1/log/entries` with a proposed entry already written as JSON.
+    async fn upload_json(&self, body: Vec<u8>) -> Result<UploadedEntry, RekorClientError> {
         let url = format!("{}/api/v1/log/entries", self.base);
-        let resp = self.send(self.http.post(&url).json(proposed), &url).await?;
+        let req = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let resp = self.send(req, &url).await?;
         if resp.status() == reqwest::StatusCode::CONFLICT {
             let location = resp
                 .headers()
@@ -189,12 +203,25 @@ impl RekorClient {
         verifier_pems: &[&str],
     ) -> Result<UploadedEntry, RekorClientError> {
         let verifiers: Vec<String> = verifier_pems.iter().map(|p| B64.encode(p)).collect();
-        self.upload(&json!({
-            "apiVersion": "0.0.1",
-            "kind": "dsse",
-            "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": verifiers}},
-        }))
-        .await
+        // The request is written straight into one buffer: the envelope of a large attestation
+        // is many MiB, and a `json!` tree would copy it into a `Value` and again while
+        // serialising into a buffer grown by doubling.
+        let mut body = Vec::with_capacity(envelope_json.len() + envelope_json.len() / 8 + 4096);
+        body.extend_from_slice(
+            br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"#,
+        );
+        let written = serde_json::to_writer(&mut body, envelope_json)
+            .and_then(|()| {
+                body.extend_from_slice(br#","verifiers":"#);
+                serde_json::to_writer(&mut body, &verifiers)
+            })
+            .map_err(|e| RekorClientError::Malformed {
+                url: self.base.clone(),
+                detail: format!("proposed entry: {e}"),
+            });
+        written?;
+        body.extend_from_slice(b"}}}");
+        self.upload_json(body).await
     }
 
     /// `GET /api/v1/log/entries?logIndex=N`.

@@ -25,7 +25,7 @@ use sigil_oci::referrers::{
 };
 use sigil_oci::{Client, Descriptor};
 
-use super::{http_client, sign_statement, Attested, SignedEnvelope, Stored};
+use super::{http_client, sign_statement, Attested, SignWith, SignedEnvelope, Stored};
 use crate::rekor::UploadedEntry;
 use crate::{Error, SignOptions, Signer};
 
@@ -143,7 +143,7 @@ pub(crate) async fn push_referrer(
     client: &Client,
     repo: &ImageRef,
     subject: &Descriptor,
-    statement: &Statement,
+    predicate_type: &str,
     signed: &SignedEnvelope,
 ) -> Result<PushedReferrer, Error> {
     let bundle = bundle_for(signed)?;
@@ -154,7 +154,7 @@ pub(crate) async fn push_referrer(
         ),
         (
             ANNOTATION_PREDICATE_TYPE.to_owned(),
-            statement.predicate_type.clone(),
+            predicate_type.to_owned(),
         ),
         (ANNOTATION_CREATED.to_owned(), now_rfc3339()),
     ]);
@@ -184,9 +184,15 @@ pub async fn sign_image_bundle(
 ) -> Result<Attested, Error> {
     let http = http_client()?;
     let statement = Statement::cosign_sign(&subject.digest, &options.annotations);
-    let signed = sign_statement(&http, &statement, signer, &options.tlog).await?;
+    let signed = sign_statement(
+        &http,
+        statement.to_bytes(),
+        SignWith::Signer(signer),
+        &options.tlog,
+    )
+    .await?;
     let repo = options.signature_repository.as_ref().unwrap_or(image);
-    let pushed = push_referrer(client, repo, subject, &statement, &signed).await?;
+    let pushed = push_referrer(client, repo, subject, &statement.predicate_type, &signed).await?;
     Ok(Attested {
         bundle: Some(bundle_for(&signed)?),
         log_index: signed.entry.as_ref().map(|e| e.entry.log_index),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sigil_core::intoto::{Statement, MAX_PREDICATE_SIZE};
+use sigil_core::intoto::{StatementPayload, MAX_PREDICATE_SIZE};
 use sigil_core::ImageRef;
 use sigil_oci::{Client, Descriptor};
 use sigil_sign::{AttestOptions, Attested, Signer, StorageFormat, Stored, TlogUpload};
@@ -185,21 +185,45 @@ pub async fn run(a: AttestArgs) -> anyhow::Result<ExitCode> {
     sigil_core::intoto::predicate_type(&a.kind)?;
     let predicate_path = a.predicate.clone();
     let predicate = tokio::task::spawn_blocking(move || read_predicate(&predicate_path));
-    // The signer (a key file's scrypt KDF, or the identity token) is made while the predicate
-    // is read and the image resolved: the KDF alone is about as long as all the rest.
+    // The signer is made ready (a key file's scrypt KDF, or a fresh key and its certificate
+    // from the CA, which cosign also gets before it reads the predicate) while the predicate
+    // is read and the image resolved: either is about as long as all the rest.
     let signing = a.signing;
-    let signer = tokio::spawn(async move { signing.signer().await });
-    let predicate = predicate.await.context("reading the predicate")??;
+    let signer = tokio::spawn(async move {
+        let (signer, tlog) = signing.signer().await?;
+        let prepared = signer
+            .prepare()
+            .await
+            .context("getting a signing certificate")?;
+        anyhow::Ok((prepared, tlog))
+    });
     let client = a.registry.client()?;
-    let subject = subject(&client, &image).await?;
-    let mut statement =
-        Statement::for_image(&image, &subject.digest, &a.kind, &predicate, &now_rfc3339())
-            .with_context(|| format!("building the statement from `{}`", a.predicate.display()))?;
-    if a.new_bundle_format {
-        // Bundle consumers (sigstore-go, sigstore-python) take in-toto Statement v1, whose
-        // subject shape (`name`, `digest`) is v0.1's; the `.att` layout keeps cosign v2's v0.1.
-        statement.kind = sigil_core::intoto::STATEMENT_V1.to_owned();
-    }
+    let (predicate, subject) = tokio::join!(predicate, subject(&client, &image));
+    let predicate = predicate.context("reading the predicate")??;
+    let subject = subject?;
+    // Bundle consumers (sigstore-go, sigstore-python) take in-toto Statement v1, whose
+    // subject shape (`name`, `digest`) is v0.1's; the `.att` layout keeps cosign v2's v0.1.
+    let statement_type = if a.new_bundle_format {
+        sigil_core::intoto::STATEMENT_V1
+    } else {
+        sigil_core::intoto::STATEMENT_V01
+    };
+    let (kind, digest, timestamp) = (a.kind.clone(), subject.digest.clone(), now_rfc3339());
+    let image_name = image.clone();
+    // Validating and compacting a multi-MiB predicate is CPU work: off the async workers.
+    let statement = tokio::task::spawn_blocking(move || {
+        StatementPayload::for_image(
+            &image_name,
+            &digest,
+            &kind,
+            &predicate,
+            &timestamp,
+            statement_type,
+        )
+    })
+    .await
+    .context("building the statement")?
+    .with_context(|| format!("building the statement from `{}`", a.predicate.display()))?;
     let (signer, tlog) = signer.await.context("preparing the signer")??;
     let options = AttestOptions {
         tlog,
@@ -209,9 +233,10 @@ pub async fn run(a: AttestArgs) -> anyhow::Result<ExitCode> {
             StorageFormat::Legacy
         },
         signature_repository: super::signature_repository()?,
+        want_bundle: a.bundle.is_some(),
     };
     let done =
-        sigil_sign::attest_image(&client, &image, &subject, &statement, &signer, &options).await?;
+        sigil_sign::attest_image(&client, &image, &subject, statement, &signer, &options).await?;
     report(&done, a.bundle.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
