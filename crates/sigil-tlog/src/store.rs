@@ -29,9 +29,9 @@
 //!
 //! # Memory
 //! Bounded, whatever the log's size: each of the two indexes holds at most
-//! `postings::MEM_LIMIT` (131,072) recent postings in memory (~5 MiB) before a background
+//! `postings::MEM_LIMIT` (65,536) recent postings in memory (~3 MiB) before a background
 //! thread writes them as a run and merges runs of similar size; a lookup is one 4 KiB
-//! positioned read per run (at most ~log₂(n / 131,072) + 1 runs). What grows is one 8-byte
+//! positioned read per run (at most ~log₂(n / 65,536) + 1 runs). What grows is one 8-byte
 //! fence key per 256 postings (~0.1 byte per entry). On open, runs are trusted up to the leaf
 //! they cover and the postings after that are re-read from `index.dat` and `keys.dat`. Keys
 //! are 64-bit hashes, so a search may (with probability ~n·2⁻⁶⁴) return an extra entry; leaf

@@ -39,9 +39,10 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use super::{io, StoreError};
 
-/// Postings held in memory before the table is written out as a run (~5 MiB per index).
+/// Postings held in memory before the table is written out as a run (~3 MiB per index,
+/// twice that while a frozen table is being written).
 #[cfg(not(test))]
-pub(super) const MEM_LIMIT: usize = 128 * 1024;
+pub(super) const MEM_LIMIT: usize = 64 * 1024;
 /// Small in unit tests, so they write, merge and recover runs.
 #[cfg(test)]
 pub(super) const MEM_LIMIT: usize = 50;
