@@ -5,7 +5,8 @@
 # CONNECTIONS keep-alive connections by bench/soak/load (wrk2-style: no request is skipped
 # because an earlier one was slow). Printed per WINDOW (30 s): appends/s scheduled and
 # completed, non-201 answers, service p50/p99, p99 from the scheduled time (includes falling
-# behind), and the log's RSS; then RSS at start and end. The same run's setup as
+# behind), and the log's RSS; then RSS at start and end, and the CPU time of the log and
+# of the load generator (they share the machine's cores). The same run's setup as
 # bench/tlog (an ECDSA log on a fresh data directory, 128 KiB entry limit). The load
 # generator shares the machine's cores with the log.
 #
@@ -37,6 +38,10 @@ done
 [ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
 addr=${addr#http://}
 echo "tlog soak: $DURATION s in $WINDOW s windows, target $TARGET_RPS appends/s (2x the 5,000/s goal), $CONNECTIONS connections, $(nproc) cores"
-"$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS"
+TIMEFORMAT='load generator CPU: user %U s, sys %S s'
+time "$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS"
 kill -0 "$LOG_PID" 2>/dev/null || { echo "the log died during the soak" >&2; exit 1; }
+# Where the two cores went: the log's own CPU (divide by the answers above for µs/append).
+awk -v hz="$(getconf CLK_TCK)" '{printf "log server CPU: user %.1f s, sys %.1f s\n", $14/hz, $15/hz}' "/proc/$LOG_PID/stat"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "log size after the soak: $(du -sh "$data" | cut -f1)"
