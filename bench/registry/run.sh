@@ -178,7 +178,7 @@ print(f"registry benchmark: {reps} runs each, fresh root per run and per client"
 print("rows big/many: skopeo 1.9 copy --preserve-digests oci: <-> docker://;")
 print("     sigil-big/sigil-many: sigil load --dir (push) / sigil save --dir (pull), cosign's load/save;")
 print("     raw-*: curl, one blob POST / GETs on one connection")
-print(f"{'image':<9}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
+print(f"{'image':<11}{'op':<6}{'distribution s':>16}{'sigil s':>10}{'dist MiB/s':>12}{'sigil MiB/s':>13}{'speedup':>9}")
 sizes["raw-big"] = sizes["big"]
 sizes["raw-many"] = sizes["many"]
 sizes["sigil-big"] = sizes["big"]
@@ -192,7 +192,7 @@ for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pu
         d = statistics.median(t[(img, op, "distribution")])
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
-        print(f"{img:<9}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
+        print(f"{img:<11}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
 def wrk(kind, img, th):
     txt = open(os.path.join(work, f"wrk-{kind}-{img}-t{th}.txt")).read()
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))
