@@ -2,9 +2,11 @@
 //! errors for bad invocations.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+
+use sigil_testkit::start_sigil;
+use std::process::Command;
 
 fn sigil() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sigil"))
@@ -24,25 +26,16 @@ fn get(addr: &str, path: &str) -> String {
 
 /// Starts the server, returns its public key PEM, and stops it.
 fn serve_once(dir: &std::path::Path, extra: &[&str]) -> String {
-    let mut child = sigil()
-        .args(["tlog", "serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on 127.0.0.1:")
-        .map(|p| format!("127.0.0.1:{p}"));
-    let addr = addr.unwrap_or_else(|| panic!("first line was {line:?}"));
-    let resp = get(&addr, "/api/v1/log/publicKey");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut args = vec!["tlog", "serve", "--addr", "127.0.0.1:0", "--data-dir"];
+    args.push(dir.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let log = start_sigil(
+        std::path::Path::new(env!("CARGO_BIN_EXE_sigil")),
+        &args,
+        true,
+    );
+    let resp = get(&log.addr, "/api/v1/log/publicKey");
+    drop(log);
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     resp.split("\r\n\r\n").nth(1).unwrap().to_owned()
 }

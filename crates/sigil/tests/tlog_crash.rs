@@ -10,9 +10,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +23,7 @@ use sigil_core::checkpoint::{verify_checkpoint, NoteVerifier};
 use sigil_core::keys::{PrivateKey, PublicKey};
 use sigil_core::merkle;
 use sigil_core::rekor::{self, LogEntries};
+use sigil_testkit::{start_sigil, Peer};
 
 /// A minimal HTTP/1.1 client (one request per connection) so the test needs no async stack.
 fn http(
@@ -67,24 +67,14 @@ fn http(
     Ok((status, body))
 }
 
-fn start(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(["tlog", "serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting sigil tlog serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {line:?}"))
-        .to_owned();
-    (child, addr)
+fn start(dir: &std::path::Path) -> Peer {
+    let dir = dir.to_str().unwrap();
+    let args = ["tlog", "serve", "--addr", "127.0.0.1:0", "--data-dir", dir];
+    start_sigil(
+        std::path::Path::new(env!("CARGO_BIN_EXE_sigil")),
+        &args,
+        true,
+    )
 }
 
 struct Rng(u64);
@@ -148,7 +138,8 @@ fn acknowledged_entries_survive_kill_9() {
     let mut key: Option<PublicKey> = None;
 
     for round in 0..=kills {
-        let (mut child, addr) = start(dir.path());
+        let mut log = start(dir.path());
+        let addr = log.addr.clone();
         let k = log_key(&addr);
         if let Some(prev) = &key {
             assert_eq!(prev, &k, "the log key changed across a restart");
@@ -223,8 +214,7 @@ fn acknowledged_entries_survive_kill_9() {
         seen.clear();
         seen.push(now);
         if round == kills {
-            child.kill().unwrap();
-            let _ = child.wait();
+            log.kill();
             break;
         }
 
@@ -287,8 +277,7 @@ fn acknowledged_entries_survive_kill_9() {
             }));
         }
         std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
-        child.kill().unwrap(); // SIGKILL
-        let _ = child.wait();
+        log.kill(); // SIGKILL
         stop.store(true, Ordering::Relaxed);
         for t in threads {
             t.join().unwrap();

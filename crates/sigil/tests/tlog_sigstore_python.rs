@@ -5,45 +5,21 @@
 //! checkpoint our log returned, against the log key in a ClientTrustConfig.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_core::keys::PublicKey;
-use sigil_testkit::{system_bin, venv_bin};
+use sigil_testkit::{start_sigil, system_bin, venv_bin, Peer};
 
-struct Served {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("`sigil {}` printed {line:?}", args.join(" ")))
-        .to_owned();
-    Served { child, addr }
+fn serve(args: &[&str]) -> Peer {
+    start_sigil(
+        std::path::Path::new(env!("CARGO_BIN_EXE_sigil")),
+        args,
+        true,
+    )
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -72,7 +48,7 @@ fn sha256_b64(der: &[u8]) -> String {
     B64.encode(sigil_core::Digest::sha256(der).raw())
 }
 
-fn trust_config(dir: &Path, ca: &Served, oidc: &Served, tlog: &Served) -> std::path::PathBuf {
+fn trust_config(dir: &Path, ca: &Peer, oidc: &Peer, tlog: &Peer) -> std::path::PathBuf {
     let ca_trust: Value =
         serde_json::from_slice(&std::fs::read(dir.join("ca/trust.json")).unwrap()).unwrap();
     let pem = run(Command::new(system_bin("curl")).args([
