@@ -17,7 +17,7 @@ use sigil_oci::{Client, Descriptor};
 use sigil_sign::{AttestOptions, Attested, Signer, StorageFormat, Stored, TlogUpload};
 
 use super::registry_opts::RegistryOpts;
-use super::trust::TrustOpts;
+use super::trust::{ServiceOpts, TrustOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -49,16 +49,8 @@ pub struct SigningOpts {
     /// The private key file (cosign.key). Without it, signing is keyless.
     #[arg(long)]
     pub key: Option<PathBuf>,
-    /// The OIDC identity token for keyless signing (else SIGSTORE_ID_TOKEN, else GitHub
-    /// Actions' ambient token).
-    #[arg(long)]
-    pub identity_token: Option<String>,
-    /// The certificate authority (Fulcio API). Default: the trust config's.
-    #[arg(long)]
-    pub fulcio_url: Option<String>,
-    /// The transparency log (Rekor v1 API). Default: the trust config's.
-    #[arg(long)]
-    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub services: ServiceOpts,
     #[command(flatten)]
     pub trust: TrustOpts,
     /// Record the attestation in the transparency log.
@@ -72,18 +64,10 @@ pub struct SigningOpts {
 impl SigningOpts {
     /// The signer and the log to upload to.
     pub async fn signer(&self) -> anyhow::Result<(Signer, TlogUpload)> {
-        let services = self.trust.signing_services()?;
-        let rekor_url = self
-            .rekor_url
-            .clone()
-            .unwrap_or_else(|| services.rekor_url.clone());
-        let signer = super::trust::signer(
-            self.key.as_deref(),
-            self.identity_token.as_deref(),
-            self.fulcio_url.as_deref(),
-            &services,
-        )
-        .await?;
+        let (signer, rekor_url) = self
+            .services
+            .signer(self.key.as_deref(), &self.trust)
+            .await?;
         if !self.tlog_upload && self.key.is_none() {
             eprintln!(
                 "WARNING: a keyless attestation without a transparency log entry cannot be verified later: \

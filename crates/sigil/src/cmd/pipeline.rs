@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sigil_oci::cosign::{attachment_tag, Attachment};
 
 use super::pack::PackArgs;
-use super::trust::TrustOpts;
+use super::trust::{ServiceOpts, TrustOpts};
 use super::up::GITHUB_ISSUER;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,15 +47,8 @@ pub struct PipelineArgs {
     /// Keyless: the OIDC issuer to verify with (default in GitHub Actions: its issuer).
     #[arg(long)]
     pub certificate_oidc_issuer: Option<String>,
-    /// Keyless: the OIDC identity token (else `SIGSTORE_ID_TOKEN`, else GitHub Actions').
-    #[arg(long)]
-    pub identity_token: Option<String>,
-    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub fulcio_url: Option<String>,
-    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub services: ServiceOpts,
     #[command(flatten)]
     pub trust: TrustOpts,
     /// Where to write the SBOM (default: a temporary file, removed).
@@ -220,10 +213,10 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
         trust.extend(["--trust-config".into(), p.display().to_string()]);
     }
     let mut signing = trust.clone();
-    if let Some(u) = &a.fulcio_url {
+    if let Some(u) = &a.services.fulcio_url {
         signing.extend(["--fulcio-url".into(), u.clone()]);
     }
-    if let Some(u) = &a.rekor_url {
+    if let Some(u) = &a.services.rekor_url {
         signing.extend(["--rekor-url".into(), u.clone()]);
     }
     let sbom = sbom_path.display().to_string();
@@ -308,7 +301,7 @@ pub async fn run(a: PipelineArgs) -> anyhow::Result<ExitCode> {
             eprintln!("== {name}");
         }
         let t = Instant::now();
-        let (code, _stdout) = sigil(&args, to, a.identity_token.as_deref()).await?;
+        let (code, _stdout) = sigil(&args, to, a.services.identity_token.as_deref()).await?;
         let ok = code == Some(0);
         stages.push(Stage {
             name,

@@ -9,7 +9,7 @@ use sigil_core::ImageRef;
 use sigil_sign::{SignOptions, TlogUpload};
 
 use super::registry_opts::RegistryOpts;
-use super::trust::TrustOpts;
+use super::trust::{ServiceOpts, TrustOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
@@ -17,16 +17,8 @@ pub struct SignArgs {
     /// Without it, signing is keyless: an OIDC identity token buys a short-lived certificate.
     #[arg(long)]
     pub key: Option<PathBuf>,
-    /// The OIDC identity token for keyless signing (else SIGSTORE_ID_TOKEN, else GitHub
-    /// Actions' ambient token).
-    #[arg(long)]
-    pub identity_token: Option<String>,
-    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub fulcio_url: Option<String>,
-    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub services: ServiceOpts,
     #[command(flatten)]
     pub trust: TrustOpts,
     /// Extra `key=value` claims signed into the payload's `optional` section.
@@ -58,18 +50,7 @@ pub async fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
             image.name()
         );
     }
-    let services = a.trust.signing_services()?;
-    let rekor_url = a
-        .rekor_url
-        .clone()
-        .unwrap_or_else(|| services.rekor_url.clone());
-    let signer = super::trust::signer(
-        a.key.as_deref(),
-        a.identity_token.as_deref(),
-        a.fulcio_url.as_deref(),
-        &services,
-    )
-    .await?;
+    let (signer, rekor_url) = a.services.signer(a.key.as_deref(), &a.trust).await?;
     if !a.tlog_upload && a.key.is_none() {
         eprintln!(
             "WARNING: a keyless signature without a transparency log entry cannot be verified later: \

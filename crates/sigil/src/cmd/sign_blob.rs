@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::trust::TrustOpts;
+use super::trust::{ServiceOpts, TrustOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct SignBlobArgs {
@@ -16,15 +16,8 @@ pub struct SignBlobArgs {
     /// Where to write the bundle (default: stdout).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// The OIDC identity token for keyless signing.
-    #[arg(long)]
-    pub identity_token: Option<String>,
-    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub fulcio_url: Option<String>,
-    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
-    #[arg(long)]
-    pub rekor_url: Option<String>,
+    #[command(flatten)]
+    pub services: ServiceOpts,
     #[command(flatten)]
     pub trust: TrustOpts,
     /// Skip confirmation prompts.
@@ -37,22 +30,11 @@ pub struct SignBlobArgs {
 pub async fn run(a: SignBlobArgs) -> anyhow::Result<ExitCode> {
     let artifact =
         std::fs::read(&a.file).with_context(|| format!("reading `{}`", a.file.display()))?;
-    let services = a.trust.signing_services()?;
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
-    let signer = super::trust::signer(
-        a.key.as_deref(),
-        a.identity_token.as_deref(),
-        a.fulcio_url.as_deref(),
-        &services,
-    )
-    .await?;
-    let rekor_url = a
-        .rekor_url
-        .clone()
-        .unwrap_or_else(|| services.rekor_url.clone());
+    let (signer, rekor_url) = a.services.signer(a.key.as_deref(), &a.trust).await?;
     let bundle = sigil_sign::sign_blob(&http, &artifact, &signer, &rekor_url)
         .await
         .with_context(|| format!("signing `{}`", a.file.display()))?;

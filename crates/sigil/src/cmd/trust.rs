@@ -125,10 +125,50 @@ impl TrustOpts {
     }
 }
 
+/// Where keyless signing gets its identity token and certificate, and where signatures are
+/// logged: the flags `sign`, `sign-blob`, `attest` and `pipeline` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceOpts {
+    /// The OIDC identity token for keyless signing (else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient token).
+    #[arg(long)]
+    pub identity_token: Option<String>,
+    /// The certificate authority (Fulcio API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub fulcio_url: Option<String>,
+    /// The transparency log (Rekor v1 API). Default: the trust config's, else public-good's.
+    #[arg(long)]
+    pub rekor_url: Option<String>,
+}
+
+impl ServiceOpts {
+    /// The signer (the key file `key`, else keyless) and the log's URL, with the services of
+    /// `trust`'s signing config where no flag names them.
+    pub async fn signer(
+        &self,
+        key: Option<&std::path::Path>,
+        trust: &TrustOpts,
+    ) -> anyhow::Result<(sigil_sign::Signer, String)> {
+        let services = trust.signing_services()?;
+        let rekor_url = self
+            .rekor_url
+            .clone()
+            .unwrap_or_else(|| services.rekor_url.clone());
+        let signer = signer(
+            key,
+            self.identity_token.as_deref(),
+            self.fulcio_url.as_deref(),
+            &services,
+        )
+        .await?;
+        Ok((signer, rekor_url))
+    }
+}
+
 /// What signs: the key file's key, or (no `--key`) keyless, with an identity token from
 /// `--identity-token`, `SIGSTORE_ID_TOKEN` or GitHub Actions, for the CA at `fulcio_url`
-/// (else the signing services'). Shared by `sign`, `sign-blob` and `attest`.
-pub async fn signer(
+/// (else the signing services').
+async fn signer(
     key: Option<&std::path::Path>,
     identity_token: Option<&str>,
     fulcio_url: Option<&str>,
