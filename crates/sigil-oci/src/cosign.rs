@@ -195,19 +195,6 @@ pub async fn attach_layer(
     attach(client, repo, digest, kind, descriptor, Some(layer.payload)).await
 }
 
-/// [`attach_layer`] for a layer whose blob the caller has already pushed to `repo`
-/// ([`Client::push_blob`]), e.g. while it waited for the log entry that goes into the layer's
-/// annotations: only the config and manifest are written.
-pub async fn attach_pushed_layer(
-    client: &Client,
-    repo: &ImageRef,
-    digest: &Digest,
-    kind: Attachment,
-    descriptor: Descriptor,
-) -> Result<Attached, Error> {
-    attach(client, repo, digest, kind, descriptor, None).await
-}
-
 async fn attach(
     client: &Client,
     repo: &ImageRef,
@@ -216,12 +203,35 @@ async fn attach(
     descriptor: Descriptor,
     payload: Option<Bytes>,
 ) -> Result<Attached, Error> {
+    let staged = stage_attachment(client, repo, digest, kind, &descriptor.digest).await?;
+    if let Some(payload) = payload {
+        if !staged.holds(&descriptor) {
+            staged.check_room()?;
+            client.push_blob(repo, &descriptor.digest, payload).await?;
+        }
+    }
+    staged.finish(client, repo, descriptor).await
+}
+
+/// The first half of appending a layer with digest `layer` to `digest`'s attachment image:
+/// reads the layers there now and pushes the config of the manifest that will add `layer`.
+/// It depends on nothing but the layer's digest, so it can run while the layer's blob
+/// uploads and its annotations are not yet known; [`StagedAttachment::finish`] writes the
+/// manifest. (If the layer turns out to be there already, the config pushed is left
+/// unreferenced, as after any failed push.)
+pub async fn stage_attachment(
+    client: &Client,
+    repo: &ImageRef,
+    digest: &Digest,
+    kind: Attachment,
+    layer: &Digest,
+) -> Result<StagedAttachment, Error> {
     let tag = attachment_tag(digest, kind);
     let tag_ref = repo.with_tag(&tag).map_err(|e| Error::Malformed {
         what: "attachment tag".into(),
         detail: e.to_string(),
     })?;
-    let mut layers = match client.get_manifest(&tag_ref).await {
+    let layers = match client.get_manifest(&tag_ref).await {
         Ok(m) => {
             let parsed: ImageManifest =
                 serde_json::from_slice(&m.bytes).map_err(|e| Error::Malformed {
@@ -233,65 +243,116 @@ async fn attach(
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => return Err(e),
     };
-    if layers
-        .iter()
-        .any(|l| l.digest == descriptor.digest && l.annotations == descriptor.annotations)
-    {
-        return Ok(Attached {
-            manifest_digest: client.resolve(&tag_ref).await?.digest,
-            reference: tag_ref,
-            already_present: true,
-        });
-    }
-    if layers.len() >= MAX_LAYERS {
-        return Err(Error::TooLarge {
-            what: format!("`{tag_ref}` already holds {} layers", layers.len()),
-            limit: MAX_LAYERS as u64,
-        });
-    }
-    if let Some(payload) = payload {
-        client.push_blob(repo, &descriptor.digest, payload).await?;
-    }
-    layers.push(descriptor);
+    let mut diff_ids: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
+    diff_ids.push(layer.clone());
     let config = SignatureConfig {
         architecture: "",
         created: ZERO_TIME,
-        history: layers
+        history: diff_ids
             .iter()
             .map(|_| History { created: ZERO_TIME })
             .collect(),
         os: "",
         rootfs: RootFs {
             kind: "layers",
-            diff_ids: layers.iter().map(|l| l.digest.clone()).collect(),
+            diff_ids,
         },
         config: serde_json::Map::new(),
     };
     let config_bytes = Bytes::from(to_json(&config));
-    let config_desc = Descriptor::for_bytes(media_types::OCI_CONFIG, &config_bytes);
-    client
-        .push_blob(repo, &config_desc.digest, config_bytes)
-        .await?;
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_types::OCI_MANIFEST.to_owned()),
-        artifact_type: None,
-        config: config_desc,
+    let config = Descriptor::for_bytes(media_types::OCI_CONFIG, &config_bytes);
+    let full = layers.len() >= MAX_LAYERS;
+    if !full {
+        client.push_blob(repo, &config.digest, config_bytes).await?;
+    }
+    Ok(StagedAttachment {
+        tag,
+        tag_ref,
         layers,
-        subject: None,
-        annotations: BTreeMap::new(),
-    };
-    let pushed = client
-        .put_manifest(
-            repo,
-            &tag,
-            Bytes::from(to_json(&manifest)),
-            media_types::OCI_MANIFEST,
-        )
-        .await?;
-    Ok(Attached {
-        reference: tag_ref,
-        manifest_digest: pushed.digest,
-        already_present: false,
+        config,
+        layer: layer.clone(),
     })
+}
+
+/// An attachment image read, with the config of its next version pushed: see
+/// [`stage_attachment`].
+#[derive(Debug)]
+pub struct StagedAttachment {
+    tag: String,
+    tag_ref: ImageRef,
+    layers: Vec<Descriptor>,
+    config: Descriptor,
+    layer: Digest,
+}
+
+impl StagedAttachment {
+    /// The attachment holds `descriptor` already (same digest and annotations).
+    fn holds(&self, descriptor: &Descriptor) -> bool {
+        self.layers
+            .iter()
+            .any(|l| l.digest == descriptor.digest && l.annotations == descriptor.annotations)
+    }
+
+    /// Refuses a layer past [`MAX_LAYERS`].
+    fn check_room(&self) -> Result<(), Error> {
+        if self.layers.len() >= MAX_LAYERS {
+            return Err(Error::TooLarge {
+                what: format!(
+                    "`{}` already holds {} layers",
+                    self.tag_ref,
+                    self.layers.len()
+                ),
+                limit: MAX_LAYERS as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest that appends `descriptor` (whose blob is in `repo`, and whose
+    /// digest is the one staged) to the layers read, unless it is there already.
+    pub async fn finish(
+        self,
+        client: &Client,
+        repo: &ImageRef,
+        descriptor: Descriptor,
+    ) -> Result<Attached, Error> {
+        if self.holds(&descriptor) {
+            return Ok(Attached {
+                manifest_digest: client.resolve(&self.tag_ref).await?.digest,
+                reference: self.tag_ref,
+                already_present: true,
+            });
+        }
+        self.check_room()?;
+        if descriptor.digest != self.layer {
+            return Err(Error::Malformed {
+                what: format!("layer for `{}`", self.tag_ref),
+                detail: format!("staged for {} but given {}", self.layer, descriptor.digest),
+            });
+        }
+        let mut layers = self.layers;
+        layers.push(descriptor);
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_types::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config: self.config,
+            layers,
+            subject: None,
+            annotations: BTreeMap::new(),
+        };
+        let pushed = client
+            .put_manifest(
+                repo,
+                &self.tag,
+                Bytes::from(to_json(&manifest)),
+                media_types::OCI_MANIFEST,
+            )
+            .await?;
+        Ok(Attached {
+            reference: self.tag_ref,
+            manifest_digest: pushed.digest,
+            already_present: false,
+        })
+    }
 }

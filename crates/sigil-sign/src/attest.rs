@@ -17,7 +17,7 @@ use bytes::Bytes;
 use sigil_core::bundle::DsseEnvelope;
 use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, StatementPayload};
 use sigil_core::{media_types, ImageRef};
-use sigil_oci::cosign::{attach_pushed_layer, Attachment};
+use sigil_oci::cosign::{stage_attachment, Attachment};
 use sigil_oci::referrers::PushedReferrer;
 use sigil_oci::{Client, Descriptor};
 
@@ -194,16 +194,28 @@ pub async fn attest_image(
             let (envelope, json, signature) =
                 sign_envelope(&http, statement.bytes, SignWith::Prepared(signer)).await?;
             // The layer's blob is the envelope alone (the log entry goes into the layer's
-            // annotations): it is pushed while the log records the entry, and the manifest
-            // waits for both. A log failure leaves an unreferenced blob, as any failed push.
+            // annotations): it is pushed, and the `.att` image read and its next config
+            // pushed, while the log records the entry; the manifest waits for all three. A log
+            // failure leaves unreferenced blobs, as any failed push.
             let mut descriptor = Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json);
-            let (entry, ()) = tokio::try_join!(
+            let (entry, (), staged) = tokio::try_join!(
                 log_envelope(&http, &json, &signature.verifier_pem, &options.tlog),
                 async {
                     client
                         .push_blob(repo, &descriptor.digest, json.clone())
                         .await
                         .map_err(attach_error)
+                },
+                async {
+                    stage_attachment(
+                        client,
+                        repo,
+                        &subject.digest,
+                        Attachment::Attestation,
+                        &descriptor.digest,
+                    )
+                    .await
+                    .map_err(attach_error)
                 },
             )?;
             drop(json);
@@ -215,15 +227,10 @@ pub async fn attest_image(
             };
             descriptor.annotations =
                 legacy_annotations(&statement.predicate_type, &signed, &options.tlog)?;
-            let attached = attach_pushed_layer(
-                client,
-                repo,
-                &subject.digest,
-                Attachment::Attestation,
-                descriptor,
-            )
-            .await
-            .map_err(attach_error)?;
+            let attached = staged
+                .finish(client, repo, descriptor)
+                .await
+                .map_err(attach_error)?;
             let stored = Stored::Legacy {
                 reference: attached.reference,
                 already_present: attached.already_present,
