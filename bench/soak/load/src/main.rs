@@ -11,7 +11,8 @@
 //! Modes:
 //! - `tlog`: distinct hashedrekord entries (each its own P-256 key and signature, which the
 //!   log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
-//! - `get`: `GET URL`; expects 200.
+//! - `get`: `GET URL`; expects 200. Each `{random:N}` in the URL's path becomes a number
+//!   below N, fresh for every request.
 //! - `post`: `POST URL` with `--body FILE` and `--content-type`; expects 200.
 //!
 //! Set `LOAD_DEBUG=1` to print each failed exchange's error on stderr.
@@ -353,6 +354,7 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
     let mut conn = None;
     let debug = std::env::var_os("LOAD_DEBUG").is_some();
     let offset = Duration::from_secs_f64(t as f64 / o.rate);
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     for k in 0u64.. {
         let scheduled = offset + interval * (k as u32);
         // Stop at the end of the run even when behind schedule: what was not sent by then is
@@ -371,12 +373,12 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
             }
             None => &o.body,
         };
+        let path = random_in(&o.path, &mut rng);
         let head = if o.mode == Mode::Get {
-            format!("GET {} HTTP/1.1\r\nHost: {host}\r\n{}\r\n", o.path, o.headers)
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{}\r\n", o.headers)
         } else {
             format!(
-                "{method} {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
-                o.path,
+                "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
                 o.content_type,
                 body.len(),
                 o.headers
@@ -420,6 +422,29 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
             ok,
         });
     }
+}
+
+/// `path` with each `{random:N}` replaced by a fresh number below N (xorshift on `state`), so
+/// that e.g. `/api/v1/log/entries?logIndex={random:10000000}` reads a different entry each time.
+fn random_in(path: &str, state: &mut u64) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find("{random:") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "{random:".len()..];
+        let Some(j) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let n: u64 = after[..j].parse().unwrap_or(1).max(1);
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        out.push_str(&(*state % n).to_string());
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
