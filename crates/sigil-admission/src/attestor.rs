@@ -32,7 +32,8 @@ pub(crate) fn image_policy(
 ) -> Result<ImagePolicy, VerifyError> {
     let unsupported = |m: &str| Err(VerifyError::Unsupported(m.to_owned()));
     if let Some(keys) = &entry.keys {
-        // Refused at policy load already (`policy_check`); kept so that no path skips them.
+        // Such a policy loads with a warning (`Policy::unresolvable_keys`), as in Kyverno;
+        // every image its rule matches is refused here, saying what is missing.
         if let Some(kms) = &keys.kms {
             return Err(VerifyError::Unsupported(kms_refusal(kms)));
         }

@@ -227,8 +227,9 @@ fn log_keys_replace_the_trust_configs_logs() {
     assert!(Arc::ptr_eq(&ignored, &base));
 }
 
-fn load_err(entry: &str) -> String {
-    let yaml = format!(
+/// A ClusterPolicy whose only attestor entry is `entry`.
+fn policy_with(entry: &str) -> String {
+    format!(
         r#"apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata:
@@ -246,29 +247,42 @@ spec:
         - entries:
           - {entry}
 "#
-    );
-    match parse_policies(&yaml, "p") {
+    )
+}
+
+fn load_err(entry: &str) -> String {
+    match parse_policies(&policy_with(entry), "p") {
         Err(crate::Error::Policy { detail, .. }) => detail,
         other => panic!("{other:?}"),
     }
 }
 
+/// The one load warning of a policy whose only attestor entry is `entry`.
+fn load_warning(entry: &str) -> String {
+    let set = parse_policies(&policy_with(entry), "p").unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    set.warnings[0].clone()
+}
+
 #[test]
-fn keys_sigil_cannot_resolve_are_refused_at_load_saying_what_is_missing() {
+fn keys_sigil_cannot_resolve_load_with_a_warning_saying_what_is_missing() {
+    // As in Kyverno the policy loads; the attestor refuses every image (attestor.rs), with
+    // the same message.
     assert_eq!(
-        load_err("keys: {kms: 'awskms:///arn:aws:kms:us-east-1:1:key/k'}"),
-        "rule `r`: verifyImages[0]: .attestors[0].entries[0]: keys.kms (`awskms:///arn:aws:kms:us-east-1:1:key/k`) needs a KMS client, which sigil does not have; put the public key PEM in keys.publicKeys"
+        load_warning("keys: {kms: 'awskms:///arn:aws:kms:us-east-1:1:key/k'}"),
+        "policy `p`: rule `r`: verifyImages[0]: .attestors[0].entries[0]: keys.kms (`awskms:///arn:aws:kms:us-east-1:1:key/k`) needs a KMS client, which sigil does not have; put the public key PEM in keys.publicKeys (images this rule matches are refused)"
     );
-    assert_eq!(
-        load_err("keys: {secret: {name: cosign-key, namespace: kyverno}}"),
-        "rule `r`: verifyImages[0]: .attestors[0].entries[0]: keys.secret (`kyverno/cosign-key`) needs a Kubernetes API client to read the Secret, which sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"
-    );
-    assert!(load_err("keys: {publicKeys: 'k8s://kyverno/cosign-key'}")
-        .ends_with("keys.publicKeys `k8s://kyverno/cosign-key` names a Kubernetes Secret (kyverno/cosign-key), which needs a Kubernetes API client sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"));
-    assert!(load_err("keys: {publicKeys: 'gcpkms://projects/p/k'}")
+    assert!(load_warning("keys: {secret: {name: cosign-key, namespace: kyverno}}").contains(
+        "keys.secret (`kyverno/cosign-key`) needs a Kubernetes API client to read the Secret, which sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"
+    ));
+    assert!(load_warning("keys: {publicKeys: 'k8s://kyverno/cosign-key'}")
+        .contains("keys.publicKeys `k8s://kyverno/cosign-key` names a Kubernetes Secret (kyverno/cosign-key), which needs a Kubernetes API client sigil does not have; put the Secret's cosign.pub PEM in keys.publicKeys"));
+    assert!(load_warning("keys: {publicKeys: 'gcpkms://projects/p/k'}")
         .contains("is a KMS reference, which needs a KMS client sigil does not have"));
-    assert!(load_err("keys: {publicKeys: '{{ keys.data.production }}'}")
-        .contains("needs Kyverno's policy context"));
+    assert!(
+        load_warning("keys: {publicKeys: '{{ keys.data.production }}'}")
+            .contains("needs Kyverno's policy context")
+    );
     // A log key that is not a key is a load error, naming the field.
     assert!(
         load_err("keyless: {subject: a, rekor: {url: 'https://r', pubkey: 'not a key'}}")

@@ -84,6 +84,48 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Each attestor entry whose keys sigil cannot resolve (`keys.kms`, `keys.secret`,
+    /// `k8s://` or `{{ }}` public keys), with where it is and what is missing. Such a policy
+    /// loads, as in Kyverno; the images its rule matches are refused with this message.
+    pub fn unresolvable_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for rule in &self.spec.rules {
+            for (i, iv) in rule.verify_images.iter().enumerate() {
+                let mut sets: Vec<(String, &AttestorSet)> = Vec::new();
+                let effective = iv.effective_attestors();
+                for (s, set) in effective.iter().enumerate() {
+                    sets.push((format!(".attestors[{s}]"), set));
+                }
+                for (a, att) in iv.attestations.iter().enumerate() {
+                    for (s, set) in att.attestors.iter().enumerate() {
+                        sets.push((format!(".attestations[{a}].attestors[{s}]"), set));
+                    }
+                }
+                for (at, set) in sets {
+                    for (e, entry) in set.entries.iter().enumerate() {
+                        let Some(k) = &entry.keys else { continue };
+                        let why = if let Some(kms) = &k.kms {
+                            Some(kms_refusal(kms))
+                        } else if let Some(s) = &k.secret {
+                            Some(secret_refusal(&s.namespace, &s.name))
+                        } else {
+                            k.public_keys.as_deref().and_then(public_keys_refusal)
+                        };
+                        if let Some(why) = why {
+                            out.push(format!(
+                                "rule `{}`: verifyImages[{i}]: {at}.entries[{e}]: {why}",
+                                rule.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), String> {
     if set.entries.is_empty() {
         return Err(format!("{at}: entries must not be empty"));
@@ -121,17 +163,10 @@ fn validate_set(set: &AttestorSet, ty: SignatureType, at: &str) -> Result<(), St
                     "{at}.keys: one of publicKeys, kms or secret is required"
                 ));
             }
-            // Kyverno accepts these and resolves them at verification time; sigil cannot,
-            // so the policy is refused now rather than every pod later.
-            if let Some(kms) = &k.kms {
-                return Err(format!("{at}: {}", kms_refusal(kms)));
-            }
-            if let Some(s) = &k.secret {
-                return Err(format!("{at}: {}", secret_refusal(&s.namespace, &s.name)));
-            }
-            if let Some(why) = k.public_keys.as_deref().and_then(public_keys_refusal) {
-                return Err(format!("{at}: {why}"));
-            }
+            // KMS keys, Secrets and `{{ }}` keys: Kyverno resolves them at verification time;
+            // sigil cannot, so the policy loads (as in Kyverno) with a warning
+            // ([`Policy::unresolvable_keys`]) and the attestor refuses every image it is
+            // asked to verify, saying what is missing: never an allow.
             check_logs(k.rekor.as_ref(), k.ctlog.as_ref(), &format!("{at}.keys"))?;
         }
         if let Some(c) = &entry.certificates {

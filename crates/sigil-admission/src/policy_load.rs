@@ -50,6 +50,11 @@ pub fn parse_policies(text: &str, origin: &str) -> Result<PolicySet, Error> {
             detail: format!("{origin}: {e}"),
         })?;
         policy.validate()?;
+        for why in policy.unresolvable_keys() {
+            set.warnings.push(format!(
+                "policy `{name}`: {why} (images this rule matches are refused)"
+            ));
+        }
         set.policies.push(policy);
     }
     Ok(set)
