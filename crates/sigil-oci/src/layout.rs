@@ -127,14 +127,7 @@ pub async fn save(
 
     let blob_dir_root = dir.join("blobs");
     create_dir(&blob_dir_root).await?;
-    let mut wanted: Vec<(ImageRef, Descriptor)> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut manifests = Vec::new();
-    collect(&node, image, &mut wanted, &mut seen, &mut manifests);
-    let mut seen_sig = HashSet::new();
-    for (_, _, n) in &attached {
-        collect(n, signatures, &mut wanted, &mut seen_sig, &mut manifests);
-    }
+    let (wanted, manifests) = plan(&node, attached.iter().map(|a| &a.2), image, signatures);
     let blobs = wanted.len();
     let copied: Vec<Option<u64>> = futures_util::stream::iter(wanted)
         .map(|(repo, d)| async move { save_blob(client, &repo, &d, dir).await })
@@ -225,14 +218,7 @@ pub async fn load(
         }
     }
 
-    let mut wanted = Vec::new();
-    let mut seen = HashSet::new();
-    let mut manifests = Vec::new();
-    collect(&node, image, &mut wanted, &mut seen, &mut manifests);
-    let mut seen_sig = HashSet::new();
-    for (_, _, n) in &attached {
-        collect(n, signatures, &mut wanted, &mut seen_sig, &mut manifests);
-    }
+    let (wanted, _) = plan(&node, attached.iter().map(|a| &a.2), image, signatures);
     let blobs = wanted.len();
     let copied: Vec<Option<u64>> = futures_util::stream::iter(wanted)
         .map(|(repo, d)| async move { load_blob(client, &repo, &d, dir).await })
@@ -296,6 +282,30 @@ async fn put(client: &Client, repo: &ImageRef, reference: &str, m: &Manifest) ->
 }
 
 /// Adds `node`'s blobs (once each) to `wanted` and its manifests to `manifests`.
+/// The blobs to move (each once per repository, with the repository it is in) and the
+/// manifests of `node` (in `image`) and of its attachments (in `signatures`).
+fn plan<'a>(
+    node: &Node,
+    attached: impl Iterator<Item = &'a Node>,
+    image: &ImageRef,
+    signatures: &ImageRef,
+) -> (Vec<(ImageRef, Descriptor)>, Vec<Manifest>) {
+    let mut wanted = Vec::new();
+    let mut manifests = Vec::new();
+    collect(
+        node,
+        image,
+        &mut wanted,
+        &mut HashSet::new(),
+        &mut manifests,
+    );
+    let mut seen_sig = HashSet::new();
+    for n in attached {
+        collect(n, signatures, &mut wanted, &mut seen_sig, &mut manifests);
+    }
+    (wanted, manifests)
+}
+
 fn collect(
     node: &Node,
     repo: &ImageRef,
