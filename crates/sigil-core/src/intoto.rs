@@ -272,14 +272,6 @@ impl StatementPayload {
                 bytes: statement.to_bytes(),
             });
         }
-        // Validation without building anything: `IgnoredAny` walks the document and refuses
-        // what `serde_json::Value` would refuse (bad syntax, trailing characters).
-        serde_json::from_slice::<serde::de::IgnoredAny>(predicate).map_err(|e| {
-            IntotoError::PredicateJson {
-                kind: kind.to_owned(),
-                detail: e.to_string(),
-            }
-        })?;
         #[derive(Serialize)]
         struct Head<'a> {
             #[serde(rename = "_type")]
@@ -297,15 +289,31 @@ impl StatementPayload {
                 annotations: None,
             }],
         };
-        let mut bytes = Vec::with_capacity(predicate.len() + 512);
-        serde_json::to_writer(&mut bytes, &head).map_err(|e| IntotoError::PredicateJson {
+        let json_error = |e: serde_json::Error| IntotoError::PredicateJson {
             kind: kind.to_owned(),
             detail: e.to_string(),
-        })?;
+        };
+        let mut bytes = Vec::with_capacity(predicate.len() + 512);
+        serde_json::to_writer(&mut bytes, &head).map_err(json_error)?;
         // The head is a compact object: replace its closing brace with the predicate field.
         bytes.pop();
         bytes.extend_from_slice(br#","predicate":"#);
-        push_compact_json(predicate, &mut bytes);
+        // Validation without building anything (`IgnoredAny` walks the document and refuses
+        // what `serde_json::Value` would refuse: bad syntax, trailing characters) runs on a
+        // second thread while this one compacts; what compaction wrote is dropped if the
+        // predicate is not JSON.
+        let validate = || serde_json::from_slice::<serde::de::IgnoredAny>(predicate).map(|_| ());
+        std::thread::scope(|scope| {
+            let validator = std::thread::Builder::new()
+                .name("predicate-json".into())
+                .spawn_scoped(scope, validate);
+            push_compact_json(predicate, &mut bytes);
+            match validator.map(|v| v.join()) {
+                Ok(Ok(valid)) => valid,
+                _ => validate(),
+            }
+        })
+        .map_err(json_error)?;
         bytes.push(b'}');
         Ok(StatementPayload {
             predicate_type,
@@ -379,29 +387,72 @@ pub fn add_signature(envelope: &mut DsseEnvelope, signature: Vec<u8>) {
 /// The envelope JSON as cosign writes it in a `.att` layer and logs it
 /// (`payloadType`, `payload`, `signatures`).
 pub fn envelope_json(envelope: &DsseEnvelope) -> Vec<u8> {
-    // Written by hand into one buffer of the final size: serde would base64 the payload into
-    // a string, then copy it into a buffer grown by doubling (several multi-MiB copies for a
-    // large SBOM). The bytes are what serde writes for (`payloadType`, `payload`,
-    // `signatures`); the test below holds them equal.
-    let signatures_len: usize = envelope
+    let signatures_len = envelope
         .signatures
         .iter()
         .map(|s| base64_len(s.sig.0.len()) + 6 * s.keyid.len() + 32)
         .sum();
+    let mut out = envelope_json_head(&envelope.payload_type, &envelope.payload.0, signatures_len);
+    push_envelope_signatures(&envelope.signatures, &mut out);
+    out
+}
+
+/// Signs `payload` as a DSSE envelope: `sign` signs its PAE; returns the envelope with the
+/// signature and its [`envelope_json`]. The payload's base64, the bulk of the JSON, is written
+/// on a second thread while `sign` hashes the PAE: both pass over a statement that may be
+/// many MiB.
+pub fn sign_envelope<E>(
+    payload: Vec<u8>,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<(DsseEnvelope, Vec<u8>), E> {
+    // Room for one signature of up to 104 bytes (DER ECDSA P-384; a larger one grows the
+    // buffer once).
+    let head =
+        |payload: &[u8]| envelope_json_head(INTOTO_PAYLOAD_TYPE, payload, base64_len(104) + 32);
+    let (sig, mut json) = std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("envelope-json".into())
+            .spawn_scoped(scope, || head(&payload));
+        let sig = sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
+        // A thread that could not start (or stopped) leaves the work to this one.
+        let json = match writer.map(|w| w.join()) {
+            Ok(Ok(json)) => json,
+            _ => head(&payload),
+        };
+        Ok((sig, json))
+    })?;
+    let mut envelope = DsseEnvelope {
+        payload: B64Bytes(payload),
+        payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: Vec::new(),
+    };
+    add_signature(&mut envelope, sig);
+    push_envelope_signatures(&envelope.signatures, &mut json);
+    Ok((envelope, json))
+}
+
+/// The envelope JSON up to its `signatures` value, in a buffer with `signatures_len` bytes
+/// to spare.
+fn envelope_json_head(payload_type: &str, payload: &[u8], signatures_len: usize) -> Vec<u8> {
+    // Written by hand into one buffer of the final size: serde would base64 the payload into
+    // a string, then copy it into a buffer grown by doubling (several multi-MiB copies for a
+    // large SBOM). The bytes are what serde writes for (`payloadType`, `payload`,
+    // `signatures`); the test below holds them equal.
     let mut out = Vec::with_capacity(
-        48 + 6 * envelope.payload_type.len()
-            + base64_len(envelope.payload.0.len())
-            + signatures_len,
+        48 + 6 * payload_type.len() + base64_len(payload.len()) + signatures_len,
     );
     out.extend_from_slice(br#"{"payloadType":"#);
     // Strings and plain structs always serialise into a Vec.
-    let _ = serde_json::to_writer(&mut out, &envelope.payload_type);
+    let _ = serde_json::to_writer(&mut out, payload_type);
     out.extend_from_slice(br#","payload":""#);
-    push_base64(&envelope.payload.0, &mut out);
+    push_base64(payload, &mut out);
     out.extend_from_slice(br#"","signatures":"#);
-    let _ = serde_json::to_writer(&mut out, &envelope.signatures);
-    out.push(b'}');
     out
+}
+
+fn push_envelope_signatures(signatures: &[DsseSignature], out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, signatures);
+    out.push(b'}');
 }
 
 fn base64_len(n: usize) -> usize {
@@ -571,6 +622,28 @@ mod tests {
             StatementPayload::for_image(&img, &d, "spdxjson", &big, "t", STATEMENT_V01),
             Err(IntotoError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn sign_envelope_signs_the_pae_and_writes_envelope_json() {
+        let (_, d) = image();
+        let payload = Statement::cosign_sign(&d, &BTreeMap::new()).to_bytes();
+        let (unsigned, pae_bytes) = envelope_to_sign(payload.clone());
+        for sig in [vec![7u8; 3], vec![9u8; 512]] {
+            let (env, json) = sign_envelope(payload.clone(), |pae| {
+                assert_eq!(pae, pae_bytes.as_slice());
+                Ok::<_, ()>(sig.clone())
+            })
+            .unwrap();
+            let mut expected = unsigned.clone();
+            add_signature(&mut expected, sig.clone());
+            assert_eq!(json, envelope_json(&expected));
+            assert_eq!(envelope_json(&env), json);
+        }
+        assert_eq!(
+            sign_envelope(payload, |_| Err::<Vec<u8>, _>("refused")).err(),
+            Some("refused")
+        );
     }
 
     #[test]

@@ -10,6 +10,10 @@ use sigil_core::{Digest, ImageRef};
 use crate::client::{check_status, read_limited, Access};
 use crate::{Client, Error};
 
+/// Received chunks waiting for the writer thread of [`Client::download_blob`] (each at most
+/// hyper's read buffer, a few hundred KiB).
+const DOWNLOAD_QUEUE: usize = 32;
+
 impl Client {
     /// Whether the repository has the blob.
     pub async fn blob_exists(&self, image: &ImageRef, digest: &Digest) -> Result<bool, Error> {
@@ -97,6 +101,77 @@ impl Client {
         ))
     }
 
+    /// Downloads blob `digest` into `file` (named `path` in errors) and returns its size.
+    /// The network side only receives; hashing and writing run on a blocking thread fed
+    /// through a bounded channel, so the three overlap instead of taking turns (hashing a
+    /// 50 MiB layer alone takes about as long as receiving it over loopback). More than
+    /// `limit` bytes is an error; so is content that does not match `digest`, in which case
+    /// the caller must discard the file.
+    pub async fn download_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        limit: u64,
+        file: std::fs::File,
+        path: &std::path::Path,
+    ) -> Result<u64, Error> {
+        let what = format!("blob {digest} in `{}`", image.name());
+        let resp = self.blob_response(image, digest).await?;
+        if resp.content_length().is_some_and(|l| l > limit) {
+            return Err(Error::TooLarge { what, limit });
+        }
+        let url = resp.url().to_string();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(DOWNLOAD_QUEUE);
+        let mut hasher = digest.hasher();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut rx = rx;
+            let mut file = file;
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                std::io::Write::write_all(&mut file, &chunk)?;
+            }
+            Ok::<_, std::io::Error>(hasher.finish())
+        });
+        let mut stream = resp.bytes_stream();
+        let mut total = 0u64;
+        let received = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|source| Error::Transport {
+                    url: url.clone(),
+                    source,
+                })?;
+                total += chunk.len() as u64;
+                if total > limit {
+                    return Err(Error::TooLarge {
+                        what: what.clone(),
+                        limit,
+                    });
+                }
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer stopped on an error, reported below
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let written = writer.await.map_err(|e| io(std::io::Error::other(e)))?;
+        received?;
+        let actual = written.map_err(io)?;
+        if actual != *digest {
+            return Err(Error::DigestMismatch {
+                what,
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(total)
+    }
+
     async fn blob_response(
         &self,
         image: &ImageRef,
@@ -124,6 +199,20 @@ impl Client {
                 actual: Digest::compute(digest.algorithm(), &data).to_string(),
             });
         }
+        if self.blob_exists(image, digest).await? {
+            return Ok(());
+        }
+        self.upload_blob(image, digest, data).await
+    }
+
+    /// [`Client::push_blob`] for `data` whose digest `digest` the caller has just computed from
+    /// it (e.g. with [`crate::Descriptor::for_bytes`]): a multi-MiB blob is not hashed twice.
+    pub async fn push_hashed_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), Error> {
         if self.blob_exists(image, digest).await? {
             return Ok(());
         }

@@ -15,15 +15,16 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use sigil_core::bundle::DsseEnvelope;
-use sigil_core::intoto::{add_signature, envelope_json, envelope_to_sign, StatementPayload};
+use sigil_core::intoto::{
+    add_signature, envelope_json, envelope_to_sign, sign_envelope, StatementPayload,
+};
 use sigil_core::{media_types, ImageRef};
 use sigil_oci::cosign::{stage_attachment, Attachment};
 use sigil_oci::referrers::PushedReferrer;
 use sigil_oci::{Client, Descriptor};
 
 use crate::fulcio::CertificateChain;
-use crate::image::Signature;
-use crate::rekor::{RekorClient, UploadedEntry};
+use crate::rekor::{DsseRequest, RekorClient, UploadedEntry};
 use crate::{Error, PreparedSigner, Signer, TlogUpload};
 
 pub use bundle::sign_image_bundle;
@@ -86,46 +87,91 @@ pub(crate) enum SignWith<'a> {
     Prepared(&'a PreparedSigner),
 }
 
+/// The HTTP client of the signing services (CA, log), one per process: building a client
+/// reads and parses the system's root certificates, which `attest` would otherwise pay twice
+/// (preparing the signer, then logging).
 pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(120))
         .build()
-        .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))
+        .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
-/// The envelope over `payload` signed over its PAE, its JSON, and who signed.
-async fn sign_envelope(
-    http: &reqwest::Client,
+/// An envelope signed with a prepared signer's key, before its certificate is known.
+struct KeySigned {
+    envelope: DsseEnvelope,
+    json: Bytes,
+    /// The envelope JSON as the `.att` layer's descriptor.
+    descriptor: Descriptor,
+    /// The log's `dsse` request up to its verifiers, when the log is enabled.
+    log_request: Option<DsseRequest>,
+}
+
+/// Signs `payload` with the key of `signer` and writes what the log and the registry take,
+/// off the async workers (a multi-MiB statement is hashed, encoded and escaped here) and
+/// while the CA issues the certificate.
+async fn sign_with_key(
+    signer: &PreparedSigner,
     payload: Vec<u8>,
-    signer: SignWith<'_>,
-) -> Result<(DsseEnvelope, Bytes, Signature), Error> {
-    let (mut envelope, to_sign) = envelope_to_sign(payload);
-    let mut signature = match signer {
-        SignWith::Signer(s) => s.sign(http, &to_sign).await?,
-        SignWith::Prepared(p) => p.sign(&to_sign)?,
-    };
-    drop(to_sign);
-    add_signature(&mut envelope, std::mem::take(&mut signature.bytes));
-    let json = Bytes::from(envelope_json(&envelope));
-    Ok((envelope, json, signature))
+    tlog: &TlogUpload,
+) -> Result<KeySigned, Error> {
+    let key = signer.key();
+    let logged = matches!(tlog, TlogUpload::Enabled { .. });
+    tokio::task::spawn_blocking(move || {
+        let (envelope, json) = sign_envelope(payload, |pae| key.sign(pae)).map_err(Error::Sign)?;
+        let text = std::str::from_utf8(&json).map_err(|_| {
+            Error::Sign(sigil_core::Error::Signing(
+                "the envelope JSON is not UTF-8".into(),
+            ))
+        })?;
+        // The log's request (the envelope escaped into a JSON string) is written on a second
+        // thread while this one hashes the envelope for its descriptor.
+        let request = || logged.then(|| DsseRequest::new(text));
+        let (descriptor, log_request) = std::thread::scope(|scope| {
+            let writer = std::thread::Builder::new()
+                .name("log-request".into())
+                .spawn_scoped(scope, request);
+            let descriptor = Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json);
+            let log_request = match writer.map(|w| w.join()) {
+                Ok(Ok(r)) => r,
+                _ => request(),
+            };
+            (descriptor, log_request)
+        });
+        Ok(KeySigned {
+            envelope,
+            json: Bytes::from(json),
+            descriptor,
+            log_request,
+        })
+    })
+    .await
+    .map_err(|e| {
+        Error::Sign(sigil_core::Error::Signing(format!(
+            "the signing task stopped: {e}"
+        )))
+    })?
 }
 
-/// Records the envelope (`json`) as a `dsse` 0.0.1 entry when the log is enabled.
+/// Sends a `dsse` 0.0.1 request begun with [`DsseRequest::new`] when the log is enabled.
 async fn log_envelope(
     http: &reqwest::Client,
-    json: &[u8],
+    request: Option<DsseRequest>,
     verifier_pem: &str,
     tlog: &TlogUpload,
 ) -> Result<Option<UploadedEntry>, Error> {
-    let TlogUpload::Enabled { rekor_url } = tlog else {
+    let (TlogUpload::Enabled { rekor_url }, Some(request)) = (tlog, request) else {
         return Ok(None);
     };
     let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
-    // The envelope JSON is ASCII (serde's output around base64): no copy is made here.
-    let text = String::from_utf8_lossy(json);
     let entry = rekor
-        .upload_dsse(&text, &[verifier_pem])
+        .upload_dsse_request(request, &[verifier_pem])
         .await
         .map_err(Error::Tlog)?;
     Ok(Some(entry))
@@ -139,8 +185,30 @@ pub(crate) async fn sign_statement(
     signer: SignWith<'_>,
     tlog: &TlogUpload,
 ) -> Result<SignedEnvelope, Error> {
-    let (envelope, json, signature) = sign_envelope(http, payload, signer).await?;
-    let entry = log_envelope(http, &json, &signature.verifier_pem, tlog).await?;
+    let (envelope, request, signature) = match signer {
+        SignWith::Signer(s) => {
+            let (mut envelope, to_sign) = envelope_to_sign(payload);
+            let mut signature = s.sign(http, &to_sign).await?;
+            drop(to_sign);
+            add_signature(&mut envelope, std::mem::take(&mut signature.bytes));
+            let json = envelope_json(&envelope);
+            let request = match (tlog, std::str::from_utf8(&json)) {
+                (TlogUpload::Disabled, _) => None,
+                (TlogUpload::Enabled { .. }, Ok(text)) => Some(DsseRequest::new(text)),
+                (TlogUpload::Enabled { .. }, Err(_)) => {
+                    return Err(Error::Sign(sigil_core::Error::Signing(
+                        "the envelope JSON is not UTF-8".into(),
+                    )))
+                }
+            };
+            (envelope, request, signature)
+        }
+        SignWith::Prepared(p) => {
+            let signed = sign_with_key(p, payload, tlog).await?;
+            (signed.envelope, signed.log_request, p.signature().await?)
+        }
+    };
+    let entry = log_envelope(http, request, &signature.verifier_pem, tlog).await?;
     Ok(SignedEnvelope {
         envelope,
         chain: signature.chain,
@@ -191,18 +259,28 @@ pub async fn attest_image(
     };
     let (signed, stored) = match options.format {
         StorageFormat::Legacy => {
-            let (envelope, json, signature) =
-                sign_envelope(&http, statement.bytes, SignWith::Prepared(signer)).await?;
-            // The layer's blob is the envelope alone (the log entry goes into the layer's
-            // annotations): it is pushed, and the `.att` image read and its next config
-            // pushed, while the log records the entry; the manifest waits for all three. A log
+            // Signed, encoded and hashed while the CA issues the certificate; then the
+            // layer's blob (the envelope alone: the log entry goes into the layer's
+            // annotations) is pushed, and the `.att` image read and its next config pushed,
+            // while the log records the entry; the manifest waits for all three. A log
             // failure leaves unreferenced blobs, as any failed push.
-            let mut descriptor = Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json);
+            let KeySigned {
+                envelope,
+                json,
+                mut descriptor,
+                log_request,
+            } = sign_with_key(signer, statement.bytes, &options.tlog).await?;
             let (entry, (), staged) = tokio::try_join!(
-                log_envelope(&http, &json, &signature.verifier_pem, &options.tlog),
+                async {
+                    let signature = signer.signature().await?;
+                    let entry =
+                        log_envelope(&http, log_request, &signature.verifier_pem, &options.tlog)
+                            .await?;
+                    Ok((entry, signature))
+                },
                 async {
                     client
-                        .push_blob(repo, &descriptor.digest, json.clone())
+                        .push_hashed_blob(repo, &descriptor.digest, json.clone())
                         .await
                         .map_err(attach_error)
                 },
@@ -218,6 +296,7 @@ pub async fn attest_image(
                     .map_err(attach_error)
                 },
             )?;
+            let (entry, signature) = entry;
             drop(json);
             let signed = SignedEnvelope {
                 envelope,

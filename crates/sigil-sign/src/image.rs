@@ -6,6 +6,7 @@
 //! bundle annotations.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -14,6 +15,7 @@ use sigil_core::keys::PrivateKey;
 use sigil_core::{media_types, Digest, ImageRef, SimpleSigningPayload};
 use sigil_oci::cosign::{attach_layer, Attached, Attachment, NewLayer};
 use sigil_oci::Client;
+use tokio::task::JoinHandle;
 
 use sha2::{Digest as _, Sha256};
 
@@ -88,26 +90,69 @@ impl Signer {
 }
 
 /// A [`Signer`] ready to sign without the network: the key file's key, or an ephemeral key
-/// with the certificate the CA issued for it. `attest` prepares it while it reads and hashes
-/// the predicate, so the CA round trip is off the critical path.
+/// whose certificate the CA is issuing. `attest` prepares it before it reads the predicate,
+/// signs as soon as the statement is built, and waits for the certificate only where it is
+/// needed (the log entry and the stored annotations): the CA round trip runs while the
+/// statement is built, signed, hashed and pushed.
 pub struct PreparedSigner {
-    key: Box<PrivateKey>,
-    chain: Option<CertificateChain>,
+    key: Arc<PrivateKey>,
+    certificate: Option<PendingCertificate>,
+}
+
+/// The certificate of an ephemeral key, requested when the signer was prepared.
+struct PendingCertificate {
+    request: std::sync::Mutex<Option<JoinHandle<Result<CertificateChain, Error>>>>,
+    chain: tokio::sync::OnceCell<CertificateChain>,
+}
+
+impl PendingCertificate {
+    async fn get(&self) -> Result<&CertificateChain, Error> {
+        self.chain
+            .get_or_try_init(|| async {
+                let request = self.request.lock().ok().and_then(|mut r| r.take());
+                match request {
+                    Some(request) => request
+                        .await
+                        .map_err(|e| Error::Ca(format!("the certificate request stopped: {e}")))?,
+                    None => Err(Error::Ca("the certificate request failed".into())),
+                }
+            })
+            .await
+    }
+}
+
+impl Drop for PendingCertificate {
+    fn drop(&mut self) {
+        if let Some(request) = self.request.get_mut().ok().and_then(Option::take) {
+            request.abort();
+        }
+    }
 }
 
 impl Signer {
-    /// Gets the certificate when keyless (a fresh key, one certificate per signature, as
-    /// cosign does); a key signer is ready as it is.
+    /// Makes the signer ready: a key signer as it is; keyless, a fresh key (one certificate
+    /// per signature, as cosign does) and its certificate request sent to the CA. Needs a
+    /// Tokio runtime (the request runs as a task); its errors surface where the certificate
+    /// is first needed ([`PreparedSigner::certificate`]).
     pub async fn prepare(self) -> Result<PreparedSigner, Error> {
         match self {
-            Signer::Key(key) => Ok(PreparedSigner { key, chain: None }),
+            Signer::Key(key) => Ok(PreparedSigner {
+                key: Arc::from(key),
+                certificate: None,
+            }),
             Signer::Keyless { fulcio_url, token } => {
-                let ephemeral = PrivateKey::generate_p256().map_err(Error::Sign)?;
+                let key = Arc::new(PrivateKey::generate_p256().map_err(Error::Sign)?);
                 let http = crate::attest::http_client()?;
-                let chain = request_certificate(&http, &fulcio_url, &token, &ephemeral).await?;
+                let for_request = Arc::clone(&key);
+                let request = tokio::spawn(async move {
+                    request_certificate(&http, &fulcio_url, &token, &for_request).await
+                });
                 Ok(PreparedSigner {
-                    key: Box::new(ephemeral),
-                    chain: Some(chain),
+                    key,
+                    certificate: Some(PendingCertificate {
+                        request: std::sync::Mutex::new(Some(request)),
+                        chain: tokio::sync::OnceCell::new(),
+                    }),
                 })
             }
         }
@@ -118,21 +163,37 @@ impl std::fmt::Debug for PreparedSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The key stays out of logs.
         f.debug_struct("PreparedSigner")
-            .field("keyless", &self.chain.is_some())
+            .field("keyless", &self.certificate.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl PreparedSigner {
-    pub(crate) fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
+    /// The signing key, for signing off the async workers.
+    pub(crate) fn key(&self) -> Arc<PrivateKey> {
+        Arc::clone(&self.key)
+    }
+
+    /// The certificate chain when keyless (waiting for the CA if it has not answered yet).
+    pub async fn certificate(&self) -> Result<Option<&CertificateChain>, Error> {
+        match &self.certificate {
+            Some(pending) => pending.get().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What vouches for a signature made with [`PreparedSigner::key`] (its bytes are left
+    /// empty: they are already in the envelope).
+    pub(crate) async fn signature(&self) -> Result<Signature, Error> {
+        let chain = self.certificate().await?.cloned();
         Ok(Signature {
-            bytes: self.key.sign(message).map_err(Error::Sign)?,
-            verifier_pem: match &self.chain {
+            bytes: Vec::new(),
+            verifier_pem: match &chain {
                 Some(chain) => chain.leaf_pem().to_owned(),
                 None => self.key.public_key().to_pem(),
             },
             public_key: self.key.public_key().clone(),
-            chain: self.chain.clone(),
+            chain,
         })
     }
 }
@@ -157,11 +218,7 @@ pub async fn sign_image(
     signer: &Signer,
     options: &SignOptions,
 ) -> Result<SignedImage, Error> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::Ca(format!("setting up HTTP: {e}")))?;
+    let http = crate::attest::http_client()?;
     let payload = SimpleSigningPayload::new(image, digest, &options.annotations).to_bytes();
     let mut annotations = BTreeMap::new();
     let Signature {

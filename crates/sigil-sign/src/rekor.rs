@@ -202,24 +202,23 @@ impl RekorClient {
         envelope_json: &str,
         verifier_pems: &[&str],
     ) -> Result<UploadedEntry, RekorClientError> {
+        self.upload_dsse_request(DsseRequest::new(envelope_json), verifier_pems)
+            .await
+    }
+
+    /// Uploads a dsse 0.0.1 entry begun with [`DsseRequest::new`].
+    pub async fn upload_dsse_request(
+        &self,
+        request: DsseRequest,
+        verifier_pems: &[&str],
+    ) -> Result<UploadedEntry, RekorClientError> {
         let verifiers: Vec<String> = verifier_pems.iter().map(|p| B64.encode(p)).collect();
-        // The request is written straight into one buffer: the envelope of a large attestation
-        // is many MiB, and a `json!` tree would copy it into a `Value` and again while
-        // serialising into a buffer grown by doubling.
-        let mut body = Vec::with_capacity(envelope_json.len() + envelope_json.len() / 8 + 4096);
-        body.extend_from_slice(
-            br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"#,
-        );
-        let written = serde_json::to_writer(&mut body, envelope_json)
-            .and_then(|()| {
-                body.extend_from_slice(br#","verifiers":"#);
-                serde_json::to_writer(&mut body, &verifiers)
-            })
-            .map_err(|e| RekorClientError::Malformed {
-                url: self.base.clone(),
-                detail: format!("proposed entry: {e}"),
-            });
-        written?;
+        let DsseRequest(mut body) = request;
+        body.extend_from_slice(br#","verifiers":"#);
+        serde_json::to_writer(&mut body, &verifiers).map_err(|e| RekorClientError::Malformed {
+            url: self.base.clone(),
+            detail: format!("proposed entry: {e}"),
+        })?;
         body.extend_from_slice(b"}}}");
         self.upload_json(body).await
     }
@@ -294,6 +293,27 @@ impl RekorClient {
             });
         }
         PublicKey::from_pem(text.as_bytes()).map_err(|source| RekorClientError::Key { url, source })
+    }
+}
+
+/// A proposed dsse 0.0.1 entry written up to its verifiers: the envelope of a large
+/// attestation is many MiB, escaped into the request once, while the signer's certificate
+/// may still be on its way ([`RekorClient::upload_dsse_request`] adds the verifiers).
+#[derive(Debug)]
+pub struct DsseRequest(Vec<u8>);
+
+impl DsseRequest {
+    /// The request for the envelope `envelope_json` (its JSON text).
+    pub fn new(envelope_json: &str) -> DsseRequest {
+        // One buffer of about the final size: a `json!` tree would copy the envelope into a
+        // `Value` and again while serialising into a buffer grown by doubling.
+        let mut body = Vec::with_capacity(envelope_json.len() + envelope_json.len() / 8 + 4096);
+        body.extend_from_slice(
+            br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"#,
+        );
+        // A string always serialises into a Vec.
+        let _ = serde_json::to_writer(&mut body, envelope_json);
+        DsseRequest(body)
     }
 }
 
