@@ -507,8 +507,7 @@ fn decode_b64(s: &str, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 fn derive_key(password: &[u8], salt: &[u8], log_n: u8) -> Result<Zeroizing<[u8; 32]>, Error> {
-    let params =
-        scrypt::Params::new(log_n, 8, 1, 32).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    let params = scrypt::Params::new(log_n, 8, 1).map_err(|e| Error::InvalidKey(e.to_string()))?;
     let mut key = Zeroizing::new([0u8; 32]);
     scrypt::scrypt(password, salt, &params, key.as_mut())
         .map_err(|e| Error::InvalidKey(e.to_string()))?;
