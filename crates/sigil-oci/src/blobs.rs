@@ -10,9 +10,10 @@ use sigil_core::{Digest, ImageRef};
 use crate::client::{check_status, read_limited, Access};
 use crate::{Client, Error};
 
-/// Received chunks waiting for the writer thread of [`Client::download_blob`] (each at most
-/// hyper's read buffer, a few hundred KiB).
-const DOWNLOAD_QUEUE: usize = 32;
+/// The buffer size of [`Client::download_blob`]; smaller blobs are read in one piece.
+const DOWNLOAD_BUFFER: usize = 1 << 20;
+/// Buffers one download cycles between its receiver, hasher and writer (its memory bound).
+const DOWNLOAD_BUFFERS: usize = 4;
 
 impl Client {
     /// Whether the repository has the blob.
@@ -102,11 +103,15 @@ impl Client {
     }
 
     /// Downloads blob `digest` into `file` (named `path` in errors) and returns its size.
-    /// The network side only receives; hashing and writing run on a blocking thread fed
-    /// through a bounded channel, so the three overlap instead of taking turns (hashing a
-    /// 50 MiB layer alone takes about as long as receiving it over loopback). More than
-    /// `limit` bytes is an error; so is content that does not match `digest`, in which case
-    /// the caller must discard the file.
+    /// More than `limit` bytes is an error; so is content that does not match `digest`, in
+    /// which case the caller must discard the file.
+    ///
+    /// Large blobs go through three stages that overlap instead of taking turns: this task
+    /// receives into 1 MiB buffers, one blocking thread hashes them, another writes them, and
+    /// the buffers come back to the receiver (hashing a 50 MiB layer alone takes about as long
+    /// as receiving it over loopback). The buffers are recycled because handing the network
+    /// chunks themselves to the other threads made the HTTP stack allocate fresh memory for
+    /// every read, and the page faults on it cost more than the copy into a recycled buffer.
     pub async fn download_blob(
         &self,
         image: &ImageRef,
@@ -120,20 +125,57 @@ impl Client {
         if resp.content_length().is_some_and(|l| l > limit) {
             return Err(Error::TooLarge { what, limit });
         }
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let joined = |e: tokio::task::JoinError| io(std::io::Error::other(e));
+        if resp
+            .content_length()
+            .is_some_and(|l| l <= DOWNLOAD_BUFFER as u64)
+        {
+            // Small: one read, one hash, one write.
+            let bytes = read_limited(resp, limit, &what).await?;
+            check_digest(&what, digest, digest.matches(&bytes), &bytes)?;
+            let len = bytes.len() as u64;
+            tokio::task::spawn_blocking(move || {
+                let mut file = file;
+                std::io::Write::write_all(&mut file, &bytes)
+            })
+            .await
+            .map_err(joined)?
+            .map_err(io)?;
+            return Ok(len);
+        }
+
         let url = resp.url().to_string();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(DOWNLOAD_QUEUE);
+        let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(DOWNLOAD_BUFFERS);
+        let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DOWNLOAD_BUFFERS);
+        let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(DOWNLOAD_BUFFERS);
         let mut hasher = digest.hasher();
-        let writer = tokio::task::spawn_blocking(move || {
-            let mut rx = rx;
-            let mut file = file;
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-                std::io::Write::write_all(&mut file, &chunk)?;
+        let hashing = tokio::task::spawn_blocking(move || {
+            while let Some(buf) = hash_rx.blocking_recv() {
+                hasher.update(&buf);
+                if write_tx.send(buf).is_err() {
+                    break; // the writer failed
+                }
             }
-            Ok::<_, std::io::Error>(hasher.finish())
+            hasher.finish()
         });
+        let writing = tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            for buf in write_rx {
+                std::io::Write::write_all(&mut file, &buf)?;
+                // Never blocks: the channel holds as many buffers as exist.
+                let _ = free_tx.try_send(buf);
+            }
+            Ok::<_, std::io::Error>(())
+        });
+
         let mut stream = resp.bytes_stream();
         let mut total = 0u64;
+        let mut allocated = 1;
+        let mut current = Vec::with_capacity(DOWNLOAD_BUFFER);
         let received = async {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|source| Error::Transport {
@@ -147,21 +189,47 @@ impl Client {
                         limit,
                     });
                 }
-                if tx.send(chunk).await.is_err() {
-                    break; // the writer stopped on an error, reported below
+                let mut data = &chunk[..];
+                while !data.is_empty() {
+                    let n = (DOWNLOAD_BUFFER - current.len()).min(data.len());
+                    let (now, rest) = data.split_at(n);
+                    current.extend_from_slice(now);
+                    data = rest;
+                    if current.len() < DOWNLOAD_BUFFER {
+                        continue;
+                    }
+                    let next = if allocated < DOWNLOAD_BUFFERS {
+                        allocated += 1;
+                        Some(Vec::with_capacity(DOWNLOAD_BUFFER))
+                    } else {
+                        None
+                    };
+                    if hash_tx.send(std::mem::take(&mut current)).await.is_err() {
+                        return Ok(()); // a stage failed: its error is reported below
+                    }
+                    current = match next {
+                        Some(b) => b,
+                        None => match free_rx.recv().await {
+                            Some(mut b) => {
+                                b.clear();
+                                b
+                            }
+                            None => return Ok(()),
+                        },
+                    };
                 }
+            }
+            if !current.is_empty() {
+                let _ = hash_tx.send(current).await;
             }
             Ok(())
         }
         .await;
-        drop(tx);
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let written = writer.await.map_err(|e| io(std::io::Error::other(e)))?;
+        drop(hash_tx);
+        drop(free_rx);
+        let actual = hashing.await.map_err(joined)?;
+        writing.await.map_err(joined)?.map_err(io)?;
         received?;
-        let actual = written.map_err(io)?;
         if actual != *digest {
             return Err(Error::DigestMismatch {
                 what,
@@ -344,4 +412,15 @@ impl Client {
 fn with_digest_query(location: &str, digest: &Digest) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={digest}")
+}
+
+fn check_digest(what: &str, expected: &Digest, ok: bool, bytes: &[u8]) -> Result<(), Error> {
+    if ok {
+        return Ok(());
+    }
+    Err(Error::DigestMismatch {
+        what: what.to_owned(),
+        expected: expected.to_string(),
+        actual: Digest::compute(expected.algorithm(), bytes).to_string(),
+    })
 }

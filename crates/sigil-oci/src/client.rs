@@ -14,7 +14,7 @@
 //! - Connect timeout 10 s, read timeout 60 s: a stalled registry is an error, not a hang.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -94,8 +94,16 @@ enum Scheme {
 /// The registry client. Cheap to clone? No: share it behind an `Arc`; it caches tokens.
 #[derive(Debug)]
 pub struct Client {
-    http: reqwest::Client,
-    insecure_http: Option<reqwest::Client>,
+    /// Plain HTTP to loopback registries, built without root certificates: reading and
+    /// parsing the system's roots was a large part of a short command's start-up, and a
+    /// loopback registry is spoken to in plain HTTP. It follows no redirects; a redirected
+    /// request is sent again through the full client, which follows it (a registry may send
+    /// blob reads on to HTTPS storage).
+    plain: reqwest::Client,
+    /// Verifying TLS (and plain HTTP where allowed), built on first use.
+    http: OnceLock<reqwest::Client>,
+    /// Accepting invalid certificates (`allow_insecure`), built on first use.
+    insecure_http: OnceLock<reqwest::Client>,
     options: ClientOptions,
     /// Authorization header per (registry, scope).
     tokens: Mutex<HashMap<(String, String), HeaderValue>>,
@@ -111,29 +119,37 @@ pub(crate) enum Access {
 
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Client, Error> {
-        let build = |insecure: bool| {
-            reqwest::Client::builder()
-                .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(options.connect_timeout)
-                .read_timeout(options.read_timeout)
-                .danger_accept_invalid_certs(insecure)
-                .build()
-                .map_err(|e| Error::Transport {
-                    url: "(client setup)".into(),
-                    source: e,
-                })
-        };
+        let plain = builder(&options)
+            .tls_built_in_root_certs(false)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(setup_error)?;
         Ok(Client {
-            http: build(false)?,
-            insecure_http: if options.allow_insecure {
-                Some(build(true)?)
-            } else {
-                None
-            },
+            plain,
+            http: OnceLock::new(),
+            insecure_http: OnceLock::new(),
             options,
             tokens: Mutex::new(HashMap::new()),
             schemes: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The client with the system's root certificates (accepting invalid certificates when
+    /// `insecure`), built the first time it is needed.
+    fn full(&self, insecure: bool) -> Result<&reqwest::Client, Error> {
+        let cell = if insecure {
+            &self.insecure_http
+        } else {
+            &self.http
+        };
+        if let Some(c) = cell.get() {
+            return Ok(c);
+        }
+        let built = builder(&self.options)
+            .danger_accept_invalid_certs(insecure)
+            .build()
+            .map_err(setup_error)?;
+        Ok(cell.get_or_init(|| built))
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -152,11 +168,11 @@ impl Client {
             .unwrap_or(Scheme::Https)
     }
 
-    fn http_for(&self, registry: &str) -> &reqwest::Client {
-        match (&self.insecure_http, sigil_core::is_loopback_host(registry)) {
-            (Some(c), false) => c,
-            _ => &self.http,
+    fn http_for(&self, registry: &str) -> Result<&reqwest::Client, Error> {
+        if sigil_core::is_loopback_host(registry) {
+            return Ok(&self.plain);
         }
+        self.full(self.options.allow_insecure)
     }
 
     /// `scheme://registry/v2/<repo>/<rest>`
@@ -247,13 +263,27 @@ impl Client {
         make: &impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
         auth: Option<HeaderValue>,
     ) -> Result<reqwest::Response, Error> {
-        let http = self.http_for(registry);
+        let http = self.http_for(registry)?;
         let base = self.base(registry);
         let mut rb = make(http, &base);
         if let Some(a) = &auth {
             rb = rb.header(AUTHORIZATION, a.clone());
         }
         match rb.send().await {
+            Ok(r)
+                if r.status().is_redirection()
+                    && r.headers().contains_key(reqwest::header::LOCATION)
+                    && std::ptr::eq(http, &self.plain) =>
+            {
+                let mut rb = make(self.full(self.options.allow_insecure)?, &base);
+                if let Some(a) = auth {
+                    rb = rb.header(AUTHORIZATION, a);
+                }
+                rb.send().await.map_err(|source| Error::Transport {
+                    url: base.clone(),
+                    source,
+                })
+            }
             Ok(r) => Ok(r),
             Err(e) => {
                 let url = e
@@ -313,7 +343,13 @@ impl Client {
             }
             q.append_pair("scope", scope);
         }
-        let mut rb = self.http_for(registry).get(url.clone());
+        // By the realm's own scheme: a loopback registry may use an HTTPS token server.
+        let http = if url.scheme() == "http" {
+            &self.plain
+        } else {
+            self.full(self.options.allow_insecure)?
+        };
+        let mut rb = http.get(url.clone());
         if let Some(c) = &credential {
             rb = rb.basic_auth(&c.username, Some(c.secret()));
         }
@@ -607,6 +643,20 @@ impl Client {
             Err(e) if e.is_not_found() => Ok(ImageIndex::empty()),
             Err(e) => Err(e),
         }
+    }
+}
+
+fn builder(options: &ClientOptions) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(options.connect_timeout)
+        .read_timeout(options.read_timeout)
+}
+
+fn setup_error(source: reqwest::Error) -> Error {
+    Error::Transport {
+        url: "(client setup)".into(),
+        source,
     }
 }
 

@@ -484,36 +484,17 @@ async fn save_blob(
         create_dir(parent).await?;
     }
     let tmp = temp_path(&path);
-    let result = async {
-        let mut file = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(|e| io_error(&tmp, e))?;
-        let mut stream = Box::pin(client.blob_stream(repo, &d.digest).await?);
-        // Write in 1 MiB pieces: each tokio file write is a trip to the blocking pool.
-        let mut buf = Vec::with_capacity(1 << 20);
-        let mut total = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            total += chunk.len() as u64;
-            if total > d.size {
-                return Err(Error::TooLarge {
-                    what: format!("blob {} (descriptor size)", d.digest),
-                    limit: d.size,
-                });
-            }
-            buf.extend_from_slice(&chunk);
-            if buf.len() >= 1 << 20 {
-                file.write_all(&buf).await.map_err(|e| io_error(&tmp, e))?;
-                buf.clear();
-            }
-        }
-        file.write_all(&buf).await.map_err(|e| io_error(&tmp, e))?;
-        // No fsync per blob (nor does cosign's save): a blob lost to a power cut is caught
-        // by its digest on the next load or save, and the next save writes it again.
-        Ok(total)
-    }
-    .await;
-    match result {
+    let file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| io_error(&tmp, e))?
+        .into_std()
+        .await;
+    // No fsync per blob (nor does cosign's save): a blob lost to a power cut is caught by its
+    // digest on the next load or save, and the next save writes it again.
+    match client
+        .download_blob(repo, &d.digest, d.size, file, &tmp)
+        .await
+    {
         Ok(total) => {
             tokio::fs::rename(&tmp, &path)
                 .await

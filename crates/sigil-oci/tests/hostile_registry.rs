@@ -288,3 +288,90 @@ async fn missing_manifests_are_not_found() {
         .is_not_found());
     assert!(c.head_manifest(&image(&addr)).await.unwrap().is_none());
 }
+
+/// Loopback registries are spoken to by a client without root certificates that follows no
+/// redirects itself; a redirect (to blob storage) is followed by sending the request again
+/// through the full client.
+#[tokio::test]
+async fn redirected_blob_reads_are_followed() {
+    let blob = b"stored elsewhere".to_vec();
+    let digest = Digest::sha256(&blob);
+    let body = blob.clone();
+    let (addr, seen) = serve(Arc::new(move |req, _| {
+        if req.starts_with("GET /storage/") {
+            respond("200 OK", &[], &body)
+        } else {
+            respond("307 Temporary Redirect", &[("Location", "/storage/x")], b"")
+        }
+    }))
+    .await;
+    let got = client(Keychain::Anonymous)
+        .get_blob(&image(&addr), &digest)
+        .await
+        .unwrap();
+    assert_eq!(got, blob);
+    assert!(seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.starts_with("GET /storage/x")));
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// `download_blob` streams a multi-buffer blob to the file exactly, and refuses content that
+/// does not match its digest or exceeds the limit.
+#[tokio::test]
+async fn blob_downloads_are_exact_and_checked() {
+    let blob = pseudo_random((3 << 20) + 4321);
+    let digest = Digest::sha256(&blob);
+    let mut corrupt = blob.clone();
+    corrupt[2 << 20] ^= 1;
+    let (good, bad) = (blob.clone(), corrupt);
+    let (addr, _) = serve(Arc::new(move |req, _| {
+        if req.contains("/bad/") {
+            respond("200 OK", &[], &bad)
+        } else {
+            respond("200 OK", &[], &good)
+        }
+    }))
+    .await;
+    let c = client(Keychain::Anonymous);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    let file = std::fs::File::create(&path).unwrap();
+    let n = c
+        .download_blob(&image(&addr), &digest, blob.len() as u64, file, &path)
+        .await
+        .unwrap();
+    assert_eq!(n, blob.len() as u64);
+    assert!(
+        std::fs::read(&path).unwrap() == blob,
+        "downloaded file differs"
+    );
+
+    let bad_image: ImageRef = format!("{addr}/bad/app:v1").parse().unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    let err = c
+        .download_blob(&bad_image, &digest, blob.len() as u64, file, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+
+    let file = std::fs::File::create(&path).unwrap();
+    let err = c
+        .download_blob(&image(&addr), &digest, 1 << 20, file, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+}

@@ -110,6 +110,40 @@ async fn post_then_put_monolithic_upload() {
     assert_eq!(r.get(&loc).await.error_code(), "BLOB_UPLOAD_UNKNOWN");
 }
 
+/// Blobs above the in-memory size are streamed in 1 MiB chunks from recycled buffers: every
+/// byte must arrive in order, whole and from a range that starts and ends mid-chunk.
+#[tokio::test]
+async fn pull_large_blob_streamed_in_chunks() {
+    let r = reg();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..(5 << 20) + 12_345)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let d = r.push_blob("lab/big", &data).await;
+    for _ in 0..2 {
+        let g = r.get(&format!("/v2/lab/big/blobs/{d}")).await;
+        assert_eq!(g.status, StatusCode::OK);
+        assert_eq!(g.body.len(), data.len());
+        assert!(g.body == data, "streamed blob differs from what was pushed");
+    }
+    let (start, end) = ((1 << 20) - 7, (3 << 20) + 99);
+    let p = r
+        .send(
+            Method::GET,
+            &format!("/v2/lab/big/blobs/{d}"),
+            &[("range", &format!("bytes={start}-{end}"))],
+            vec![],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::PARTIAL_CONTENT);
+    assert!(p.body == data[start..=end], "ranged read differs");
+}
+
 #[tokio::test]
 async fn chunked_upload_checks_ranges() {
     let r = reg();

@@ -17,30 +17,32 @@ use crate::storage::{BlobContent, BodyStream};
 const READ_CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the network.
 const READ_AHEAD: usize = 4;
+/// Buffers the reader keeps for reuse: the ones queued for the network, plus the ones hyper
+/// is still writing.
+const READ_BUFFERS: usize = READ_AHEAD + 4;
 
 /// Streams `len` bytes of `file` from a blocking reader thread, so disk reads overlap with
 /// sending (tokio's `File` would hop to the blocking pool for every read instead).
+///
+/// The reader recycles its buffers: it keeps a handle on each chunk it sends and reuses the
+/// memory once hyper has written and dropped its copy of the handle. A fresh 1 MiB buffer per
+/// chunk cost more than the reads themselves: the allocator hands large blocks back to the
+/// kernel when they are freed, so every chunk paid page faults and zeroing of new pages.
 fn file_stream(
-    mut file: std::fs::File,
+    file: std::fs::File,
     len: u64,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    use std::io::Read;
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
-        let mut left = len;
-        while left > 0 {
-            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
-            let mut buf = vec![0u8; want];
-            let item = match file.read(&mut buf) {
-                Ok(0) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "blob shorter than its size",
-                )),
-                Ok(n) => {
-                    buf.truncate(n);
-                    left -= n as u64;
-                    Ok(bytes::Bytes::from(buf))
-                }
+        let mut reader = ChunkReader {
+            file,
+            left: len,
+            sent: std::collections::VecDeque::with_capacity(READ_BUFFERS),
+        };
+        loop {
+            let item = match reader.next_chunk() {
+                Ok(None) => return,
+                Ok(Some(chunk)) => Ok(chunk),
                 Err(e) => Err(e),
             };
             let failed = item.is_err();
@@ -50,6 +52,54 @@ fn file_stream(
         }
     });
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
+
+/// The reading side of [`file_stream`].
+struct ChunkReader {
+    file: std::fs::File,
+    left: u64,
+    /// Handles on the chunks handed out, oldest first.
+    sent: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl ChunkReader {
+    fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, std::io::Error> {
+        use std::io::Read;
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let want = self.left.min(READ_CHUNK as u64);
+        let mut buf = self.free_buffer();
+        // `read_to_end` on a `Take<File>` reads into the spare capacity without zeroing it.
+        (&mut self.file).take(want).read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "blob shorter than its size",
+            ));
+        }
+        self.left -= buf.len() as u64;
+        let chunk = bytes::Bytes::from(buf);
+        if self.sent.len() < READ_BUFFERS {
+            self.sent.push_back(chunk.clone());
+        }
+        Ok(Some(chunk))
+    }
+
+    /// An empty buffer of `READ_CHUNK` capacity: the oldest chunk handed out if nobody else
+    /// holds it any more, else a new one.
+    fn free_buffer(&mut self) -> Vec<u8> {
+        if self.sent.front().is_some_and(bytes::Bytes::is_unique) {
+            if let Some(Ok(reused)) = self.sent.pop_front().map(bytes::Bytes::try_into_mut) {
+                let mut v = Vec::from(reused);
+                if v.capacity() >= READ_CHUNK {
+                    v.clear();
+                    return v;
+                }
+            }
+        }
+        Vec::with_capacity(READ_CHUNK)
+    }
 }
 
 fn digest(s: &str) -> Result<Digest, ApiError> {
