@@ -7,8 +7,9 @@ bash scripts/install-peers.sh
 export SIGIL_PEERS_VENV=${SIGIL_PEERS_VENV:-$PWD/.venv-peers}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The fuzz targets (fuzz/, its own workspace) must build; sharing target/ reuses what clippy
-# just checked. Not --locked: a dependency a crate adds must not fail this check before
-# fuzz/Cargo.lock is refreshed. Running them needs nightly and cargo-fuzz: see fuzz/Cargo.toml.
-CARGO_TARGET_DIR=$PWD/target cargo check --manifest-path fuzz/Cargo.toml --bins
+# Every fuzz target (fuzz/, its own workspace) is built with libFuzzer's coverage
+# instrumentation on the stable toolchain and run for FUZZ_SECONDS (5) from its seeded corpus;
+# a crash fails the run (fuzz/ci.sh). Not --locked: a dependency a crate adds must not fail
+# this before fuzz/Cargo.lock is refreshed.
+bash fuzz/ci.sh
 cargo test --workspace --locked --no-fail-fast
