@@ -5,6 +5,7 @@
 #     load/save), each against a fresh registry: push and pull of a 50 MiB single-layer image
 #     and of a 200-layer image of small layers;
 #   - curl: one 50 MiB blob pushed, blobs pulled (a thin client, to show the servers' own speed);
+#   - the floor of a 50 MiB pull (loopback copy, sha256, file write, each alone: floor.py);
 #   - manifest GET under 64 concurrent connections: wrk closed-loop at saturation, and the
 #     constant-rate generator bench/soak/load (wrk2-style, latency from the scheduled send
 #     time) at fixed offered rates.
@@ -161,6 +162,10 @@ for rep in $(seq "$REPS"); do
   echo "run $rep/$REPS done" >&2
 done
 
+# What any client must do to pull the 50 MiB layer, without a registry: the loopback copy,
+# the sha256 and the write of a new file, each alone (bench/registry/floor.py).
+python3 "$HERE/floor.py" "$WORK/img/big/blobs/sha256/${BIG_LAYER#sha256:}" "$WORK" 5 > "$WORK/floor.txt"
+
 python3 - "$RESULTS" "$WORK" "$REPS" "$WRK_THREADS" "$RATES" <<'PY'
 import statistics, sys, os, re
 res, work, reps, wrk_threads, rates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(), sys.argv[5].split()
@@ -193,6 +198,10 @@ for img, op in (("big", "push"), ("big", "pull"), ("many", "push"), ("many", "pu
         s = statistics.median(t[(img, op, "sigil")])
         mib = sizes[img] / (1 << 20)
         print(f"{img:<11}{op:<6}{d:>16.3f}{s:>10.3f}{mib/d:>12.1f}{mib/s:>13.1f}{d/s:>8.2f}x")
+floor = dict(l.split()[1:] for l in open(os.path.join(work, "floor.txt")))
+print("floor of a 50 MiB pull on this machine, no registry (bench/registry/floor.py, median of 5):")
+print(f"  loopback TCP copy {float(floor['tcp']):.1f} ms, sha256 {float(floor['sha256']):.1f} ms, "
+      f"write to a new file {float(floor['write']):.1f} ms, page-cache read {float(floor['read']):.1f} ms")
 def wrk(kind, img, th):
     txt = open(os.path.join(work, f"wrk-{kind}-{img}-t{th}.txt")).read()
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", txt, re.M))

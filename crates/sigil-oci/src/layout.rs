@@ -17,9 +17,9 @@
 //!   before it is uploaded. A layout file that does not match its name is an error naming it.
 //! - Save writes each blob to a temporary file and renames it into place, and writes
 //!   `index.json` last (fsynced), so an interrupted save never leaves a layout that names
-//!   missing or partial content. Blobs are not fsynced one by one: after a power cut a blob
-//!   may be empty, which its digest check reports on load, and a new save rewrites. A blob
-//!   already in the layout with the right digest is kept.
+//!   missing or partial content. Blobs and manifests are not fsynced one by one: after a
+//!   power cut one may be empty, which its digest check reports on load, and a new save
+//!   rewrites it. A blob already in the layout with the right digest is kept.
 //! - Load HEADs every blob first and uploads only the ones the registry lacks.
 
 use std::collections::HashSet;
@@ -29,7 +29,6 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sigil_core::{media_types, Digest, ImageRef};
-use tokio::io::AsyncWriteExt;
 
 use crate::cosign::{attachment_tag, Attachment};
 use crate::manifest::{Descriptor, ImageIndex, ImageManifest};
@@ -163,8 +162,20 @@ pub async fn save(
     let marker = LayoutMarker {
         image_layout_version: "1.0.0".into(),
     };
-    write_atomic(&dir.join("oci-layout"), &crate::manifest::to_json(&marker)).await?;
-    write_atomic(&dir.join("index.json"), &crate::manifest::to_json(&index)).await?;
+    // Only `index.json` is fsynced: it names everything else, and nothing it names is
+    // fsynced (a blob lost to a power cut fails its digest check on load).
+    write_atomic(
+        &dir.join("oci-layout"),
+        &crate::manifest::to_json(&marker),
+        Durability::Unsynced,
+    )
+    .await?;
+    write_atomic(
+        &dir.join("index.json"),
+        &crate::manifest::to_json(&index),
+        Durability::Synced,
+    )
+    .await?;
     Ok(Transferred {
         digest,
         manifests: manifests.len(),
@@ -569,19 +580,34 @@ async fn write_blob_file(dir: &Path, digest: &Digest, bytes: &[u8]) -> Result<()
     if let Some(parent) = path.parent() {
         create_dir(parent).await?;
     }
-    write_atomic(&path, bytes).await
+    write_atomic(&path, bytes, Durability::Unsynced).await
 }
 
-async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = temp_path(path);
-    let mut f = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(|e| io_error(&tmp, e))?;
-    f.write_all(bytes).await.map_err(|e| io_error(&tmp, e))?;
-    f.sync_all().await.map_err(|e| io_error(&tmp, e))?;
-    tokio::fs::rename(&tmp, path)
-        .await
-        .map_err(|e| io_error(path, e))
+/// Whether [`write_atomic`] fsyncs the file before renaming it into place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place, in one trip
+/// to the blocking pool.
+async fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), Error> {
+    let (path, bytes) = (path.to_path_buf(), bytes.to_vec());
+    let failed = path.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let tmp = temp_path(&path);
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
+        f.write_all(&bytes).map_err(|e| io_error(&tmp, e))?;
+        if durability == Durability::Synced {
+            f.sync_all().map_err(|e| io_error(&tmp, e))?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
+    })
+    .await
+    .map_err(|e| io_error(&failed, std::io::Error::other(e)))?
 }
 
 fn temp_path(path: &Path) -> PathBuf {
