@@ -25,7 +25,8 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::merkle::{self, Hash, ProofError};
 
 pub use body::{
-    canonical_verifier_pem, canonicalize_proposed, AcceptedEntry, EntryKind, DEFAULT_MAX_ENTRY_SIZE,
+    canonical_verifier_pem, canonicalize_proposed, canonicalize_proposed_slice, AcceptedEntry,
+    EntryKind, DEFAULT_MAX_ENTRY_SIZE,
 };
 pub use jcs::{canonicalize as canonical_json, JcsError};
 
@@ -172,13 +173,19 @@ pub fn uuid_leaf_hash(uuid: &str) -> Option<Hash> {
 
 /// The bytes a SET signs: canonical JSON of the entry's body, time, log ID and index.
 pub fn set_payload(entry: &LogEntry) -> Result<Vec<u8>, RekorError> {
-    let v = serde_json::json!({
-        "body": entry.body,
-        "integratedTime": entry.integrated_time,
-        "logID": entry.log_id,
-        "logIndex": entry.log_index,
-    });
-    Ok(jcs::canonicalize(&v)?)
+    // Written directly in RFC 8785 form (members already in UTF-16 order) rather than
+    // through a `serde_json::Value`: the log builds one per append.
+    let mut out = Vec::with_capacity(entry.body.len() + entry.log_id.len() + 80);
+    out.extend_from_slice(b"{\"body\":");
+    jcs::write_string(&entry.body, &mut out);
+    out.extend_from_slice(b",\"integratedTime\":");
+    jcs::write_int(entry.integrated_time, &mut out)?;
+    out.extend_from_slice(b",\"logID\":");
+    jcs::write_string(&entry.log_id, &mut out);
+    out.extend_from_slice(b",\"logIndex\":");
+    jcs::write_int(entry.log_index, &mut out)?;
+    out.push(b'}');
+    Ok(out)
 }
 
 /// Signs an entry's SET with the log key (the log's side).

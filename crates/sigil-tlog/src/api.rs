@@ -197,16 +197,21 @@ async fn create_entry(
         Err(e) => return body_error(e),
     };
     let max = log.shared.max_entry_size;
-    let proposed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("request body is not a JSON proposed entry: {e}"),
-            )
-        }
+    // The common hashedrekord shape is read without building a JSON tree; everything else
+    // (and every malformed request) goes through the general path and its errors.
+    let accepted = match rekor::canonicalize_proposed_slice(&body) {
+        Some(a) => a,
+        None => match serde_json::from_slice::<Value>(&body) {
+            Ok(proposed) => rekor::canonicalize_proposed(&proposed),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("request body is not a JSON proposed entry: {e}"),
+                )
+            }
+        },
     };
-    let accepted = match rekor::canonicalize_proposed(&proposed) {
+    let accepted = match accepted {
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -225,7 +230,7 @@ async fn create_entry(
     };
     match log.submit(leaf).await {
         Ok(a) => {
-            let resp = log.shared.entry(a.index, &a.head);
+            let resp = log.shared.entry_from(&a.info, &a.data, &a.head);
             match resp {
                 Ok((uuid, entry)) => {
                     let mut map = LogEntries::new();

@@ -23,7 +23,9 @@ use sigil_core::merkle::{self, Hash};
 use sigil_core::rekor::{self, InclusionProof, LogEntry, Verification};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{FileStore, HeadNodes, LogStorage, NewLeaf, Nodes, StoreError, MAX_BATCH};
+use crate::store::{
+    FileStore, HeadNodes, LeafInfo, LogStorage, NewLeaf, Nodes, StoreError, MAX_BATCH,
+};
 use crate::Error;
 
 /// The log key's algorithm, chosen when the log is created.
@@ -99,11 +101,13 @@ pub(crate) enum AppendError {
     Failed(String),
 }
 
-/// An acknowledged append.
+/// An acknowledged append, with what the response needs (so it reads nothing back).
 #[derive(Debug)]
 pub(crate) struct Appended {
-    pub index: u64,
     pub head: Arc<SignedHead>,
+    pub info: LeafInfo,
+    /// The leaf data (the canonical body).
+    pub data: Vec<u8>,
 }
 
 struct Submission {
@@ -281,9 +285,20 @@ impl Shared {
     pub(crate) fn entry(&self, index: u64, head: &SignedHead) -> Result<(String, LogEntry), Error> {
         let info = self.store.leaf_info(index)?;
         let body = self.store.leaf_data(index)?;
+        self.entry_from(&info, &body, head)
+    }
+
+    /// [`Shared::entry`] for a leaf whose data and info are at hand (a fresh append).
+    pub(crate) fn entry_from(
+        &self,
+        info: &LeafInfo,
+        body: &[u8],
+        head: &SignedHead,
+    ) -> Result<(String, LogEntry), Error> {
+        let index = info.index;
         let mut entry = LogEntry {
             attestation: None,
-            body: B64.encode(&body),
+            body: B64.encode(body),
             integrated_time: info.integrated_time,
             log_id: hex::encode(self.log_id),
             log_index: i64::try_from(index).map_err(|_| Error::Key("index overflow".into()))?,
@@ -324,6 +339,7 @@ fn sequencer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
         }
         // Duplicates: against the log, and within the batch.
         let mut accepted: Vec<Submission> = Vec::with_capacity(batch.len());
+        let mut hashes: Vec<Hash> = Vec::with_capacity(batch.len());
         let mut in_batch: HashMap<Hash, usize> = HashMap::new();
         let mut dups: Vec<(Submission, Option<usize>)> = Vec::new();
         for s in batch {
@@ -341,6 +357,7 @@ fn sequencer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
                     } else {
                         in_batch.insert(h, accepted.len());
                         accepted.push(s);
+                        hashes.push(h);
                     }
                 }
             }
@@ -348,10 +365,13 @@ fn sequencer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
         if accepted.is_empty() {
             continue;
         }
-        let leaves: Vec<NewLeaf> = accepted.iter().map(|s| s.leaf.clone()).collect();
+        // The leaves move to the store and back into the answers: no copy of the bodies.
+        let (leaves, replies): (Vec<NewLeaf>, Vec<_>) =
+            accepted.into_iter().map(|s| (s.leaf, s.reply)).unzip();
+        let time = now();
         let result = shared
             .store
-            .append(&leaves, now())
+            .append(&leaves, time)
             .map_err(|e: StoreError| e.to_string())
             .and_then(|first| {
                 let head = shared.sign_head().map_err(|e| e.to_string())?;
@@ -365,17 +385,27 @@ fn sequencer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
                     let i = first + pos.unwrap_or(0) as u64;
                     let _ = s.reply.send(Err(AppendError::Duplicate(i)));
                 }
-                for (k, s) in accepted.into_iter().enumerate() {
-                    let _ = s.reply.send(Ok(Appended {
-                        index: first + k as u64,
+                for (k, ((leaf, reply), leaf_hash)) in
+                    leaves.into_iter().zip(replies).zip(hashes).enumerate()
+                {
+                    let _ = reply.send(Ok(Appended {
                         head: head.clone(),
+                        info: LeafInfo {
+                            index: first + k as u64,
+                            integrated_time: time,
+                            leaf_hash,
+                        },
+                        data: leaf.data,
                     }));
                 }
             }
             Err(e) => {
                 tracing::error!("appending a batch failed: {e}");
-                for s in accepted.into_iter().chain(dups.into_iter().map(|(s, _)| s)) {
-                    let _ = s.reply.send(Err(AppendError::Failed(e.clone())));
+                for r in replies
+                    .into_iter()
+                    .chain(dups.into_iter().map(|(s, _)| s.reply))
+                {
+                    let _ = r.send(Err(AppendError::Failed(e.clone())));
                 }
             }
         }

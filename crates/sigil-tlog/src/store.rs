@@ -184,6 +184,20 @@ pub(super) struct Writer {
     failed: bool,
 }
 
+/// The last nodes written to one level below [`UPPER_LEVEL`]: about two batches' worth
+/// ([`recent_cap`]). The inclusion proofs of a fresh batch, which every append answers with,
+/// read their lower siblings from here instead of the level files (~10 `pread`s per append).
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    /// Index of the first hash held.
+    start: u64,
+    hashes: std::collections::VecDeque<Hash>,
+}
+
+fn recent_cap(level: usize) -> usize {
+    ((2 * MAX_BATCH) >> level) + 2
+}
+
 /// The embedded, durable [`LogStorage`] (see the module docs).
 #[derive(Debug)]
 pub struct FileStore {
@@ -198,6 +212,8 @@ pub struct FileStore {
     /// Levels [`UPPER_LEVEL`] and up, also kept in memory, so a proof reads at most
     /// `UPPER_LEVEL` nodes from the level files (one per lower level).
     upper: RwLock<Vec<Vec<Hash>>>,
+    /// The newest nodes of the levels below [`UPPER_LEVEL`] (see [`Recent`]).
+    recent: RwLock<Vec<Recent>>,
     size: AtomicU64,
     writer: Mutex<Writer>,
     /// Leaf-hash prefix → index (the duplicate check; candidates are confirmed against
@@ -273,6 +289,7 @@ impl FileStore {
         integrated_time: i64,
     ) -> Result<u64, StoreError> {
         let first = self.size();
+        let starts = w.counts.clone();
         let mut data = Vec::new();
         let mut keys = Vec::new();
         let mut index = Vec::with_capacity(leaves.len() * REC as usize);
@@ -348,6 +365,25 @@ impl FileStore {
                     .write_all(buf)
                     .map_err(io("writing", &level_path(&self.dir, l)))?;
             }
+            let mut recent = self.recent.write().map_err(|_| poisoned())?;
+            for (l, buf) in level_bufs.iter().enumerate().take(UPPER_LEVEL) {
+                if recent.len() <= l {
+                    recent.push(Recent::default());
+                }
+                let start = starts.get(l).copied().unwrap_or(0);
+                if let Some(r) = recent.get_mut(l) {
+                    if r.start + r.hashes.len() as u64 != start {
+                        r.hashes.clear();
+                        r.start = start;
+                    }
+                    r.hashes
+                        .extend(buf.chunks_exact(32).filter_map(|c| Hash::try_from(c).ok()));
+                    let excess = r.hashes.len().saturating_sub(recent_cap(l));
+                    r.hashes.drain(..excess);
+                    r.start += excess as u64;
+                }
+            }
+            drop(recent);
             let mut upper = self.upper.write().map_err(|_| poisoned())?;
             for (l, buf) in level_bufs.iter().enumerate().skip(UPPER_LEVEL) {
                 if upper.len() <= l - UPPER_LEVEL {
@@ -496,7 +532,15 @@ impl LogStorage for FileStore {
         if level >= 64 || index >= size >> level {
             return Err(StoreError::NoSuchNode { level, index });
         }
-        if level as usize >= UPPER_LEVEL {
+        if (level as usize) < UPPER_LEVEL {
+            let recent = self.recent.read().map_err(|_| poisoned())?;
+            if let Some(h) = recent.get(level as usize).and_then(|r| {
+                let k = usize::try_from(index.checked_sub(r.start)?).ok()?;
+                r.hashes.get(k)
+            }) {
+                return Ok(*h);
+            }
+        } else {
             let upper = self.upper.read().map_err(|_| poisoned())?;
             if let Some(h) = upper
                 .get(level as usize - UPPER_LEVEL)

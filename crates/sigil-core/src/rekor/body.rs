@@ -94,6 +94,15 @@ fn finish(
     kind: EntryKind,
     api_version: &'static str,
     body: Value,
+    index_keys: Vec<String>,
+) -> Result<AcceptedEntry, RekorError> {
+    finish_bytes(kind, api_version, jcs::canonicalize(&body)?, index_keys)
+}
+
+fn finish_bytes(
+    kind: EntryKind,
+    api_version: &'static str,
+    body: Vec<u8>,
     mut index_keys: Vec<String>,
 ) -> Result<AcceptedEntry, RekorError> {
     for k in &mut index_keys {
@@ -104,7 +113,7 @@ fn finish(
     Ok(AcceptedEntry {
         kind,
         api_version,
-        body: jcs::canonicalize(&body)?,
+        body,
         index_keys,
     })
 }
@@ -112,6 +121,82 @@ fn finish(
 fn hashedrekord(spec: &Value) -> Result<AcceptedEntry, RekorError> {
     let algorithm = str_at(spec, &["data", "hash", "algorithm"])?;
     let value = str_at(spec, &["data", "hash", "value"])?;
+    check_hash(algorithm, value)?;
+    let sig = str_at(spec, &["signature", "content"])?;
+    let key = str_at(spec, &["signature", "publicKey", "content"])?;
+    hashedrekord_fields(algorithm, value, sig, key)
+}
+
+/// The proposed hashedrekord shape, read straight from the request bytes.
+#[derive(serde::Deserialize)]
+struct ProposedHashedRekord<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(rename = "apiVersion", borrow)]
+    api_version: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    spec: HashedRekordSpec<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct HashedRekordSpec<'a> {
+    #[serde(borrow)]
+    data: HashedRekordData<'a>,
+    #[serde(borrow)]
+    signature: HashedRekordSignature<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct HashedRekordData<'a> {
+    #[serde(borrow)]
+    hash: HashedRekordHash<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct HashedRekordHash<'a> {
+    #[serde(borrow)]
+    algorithm: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    value: std::borrow::Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct HashedRekordSignature<'a> {
+    #[serde(borrow)]
+    content: std::borrow::Cow<'a, str>,
+    #[serde(rename = "publicKey", borrow)]
+    public_key: HashedRekordKey<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct HashedRekordKey<'a> {
+    #[serde(borrow)]
+    content: std::borrow::Cow<'a, str>,
+}
+
+/// The common case of [`canonicalize_proposed`] without building a `serde_json::Value`: a
+/// request that is exactly a hashedrekord 0.0.1 entry (every field present, as a string, no
+/// duplicate members). `None` for anything else, including malformed JSON: the caller then
+/// parses the request into a `Value` and calls [`canonicalize_proposed`], whose result and
+/// errors are the reference. When this returns `Some`, the result is the same as
+/// [`canonicalize_proposed`]'s on the same request.
+pub fn canonicalize_proposed_slice(request: &[u8]) -> Option<Result<AcceptedEntry, RekorError>> {
+    let p: ProposedHashedRekord<'_> = serde_json::from_slice(request).ok()?;
+    if p.kind != "hashedrekord" || p.api_version != "0.0.1" {
+        return None;
+    }
+    let h = &p.spec.data.hash;
+    Some(check_hash(&h.algorithm, &h.value).and_then(|()| {
+        hashedrekord_fields(
+            &h.algorithm,
+            &h.value,
+            &p.spec.signature.content,
+            &p.spec.signature.public_key.content,
+        )
+    }))
+}
+
+fn check_hash(algorithm: &str, value: &str) -> Result<(), RekorError> {
     let want_len = match algorithm {
         "sha256" => 64,
         "sha384" => 96,
@@ -125,16 +210,22 @@ fn hashedrekord(spec: &Value) -> Result<AcceptedEntry, RekorError> {
     if value.len() != want_len {
         return Err(RekorError::Malformed("invalid value for hash".into()));
     }
+    Ok(())
+}
+
+/// A hashedrekord entry from its four fields (`check_hash` already passed).
+fn hashedrekord_fields(
+    algorithm: &str,
+    value: &str,
+    sig_b64: &str,
+    key_b64: &str,
+) -> Result<AcceptedEntry, RekorError> {
     let digest =
         hex::decode(value).map_err(|_| RekorError::Malformed("hash value is not hex".into()))?;
-    let sig = b64(
-        str_at(spec, &["signature", "content"])?,
-        "signature content",
-    )?;
+    let sig = b64(sig_b64, "signature content")?;
     if sig.is_empty() {
         return Err(RekorError::Missing("signature content"));
     }
-    let key_b64 = str_at(spec, &["signature", "publicKey", "content"])?;
     let verifier = Verifier::parse(&b64(key_b64, "public key content")?)?;
     verify_prehashed(&verifier.key, &digest, &sig)?;
 
@@ -144,18 +235,24 @@ fn hashedrekord(spec: &Value) -> Result<AcceptedEntry, RekorError> {
         format!("{algorithm}:{value}"),
     ];
     keys.extend(verifier.subjects.iter().cloned());
-    let body = json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": algorithm, "value": value}},
-            "signature": {
-                "content": B64.encode(&sig),
-                "publicKey": {"content": B64.encode(canonical_key)},
-            },
-        },
-    });
-    finish(EntryKind::HashedRekord, "0.0.1", body, keys)
+    // The canonical (RFC 8785) body written directly, members in UTF-16 order:
+    // {"apiVersion","kind","spec":{"data":{"hash":{"algorithm","value"}},
+    //  "signature":{"content","publicKey":{"content"}}}}.
+    let sig_b64 = B64.encode(&sig);
+    let key_b64 = B64.encode(canonical_key);
+    let mut body = Vec::with_capacity(160 + value.len() + sig_b64.len() + key_b64.len());
+    body.extend_from_slice(
+        br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"#,
+    );
+    jcs::write_string(algorithm, &mut body);
+    body.extend_from_slice(br#","value":"#);
+    jcs::write_string(value, &mut body);
+    body.extend_from_slice(br#"}},"signature":{"content":"#);
+    jcs::write_string(&sig_b64, &mut body);
+    body.extend_from_slice(br#","publicKey":{"content":"#);
+    jcs::write_string(&key_b64, &mut body);
+    body.extend_from_slice(b"}}}}");
+    finish_bytes(EntryKind::HashedRekord, "0.0.1", body, keys)
 }
 
 /// A DSSE envelope as clients send it.

@@ -69,10 +69,26 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), JcsError> {
     Ok(())
 }
 
+/// An integer as JCS writes it; `None` beyond ±2^53, which ECMAScript prints in exponent
+/// form (see [`canonicalize`]).
+pub(super) fn write_int(n: i64, out: &mut Vec<u8>) -> Result<(), JcsError> {
+    if n.unsigned_abs() > 1 << 53 {
+        return Err(JcsError(n.to_string()));
+    }
+    out.extend_from_slice(n.to_string().as_bytes());
+    Ok(())
+}
+
 /// RFC 8785 §3.2.2.2: only `"`, `\` and control characters are escaped; the short forms
 /// are used where JSON has them, `\u00XX` (lowercase hex) otherwise.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(super) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    // Most strings here are base64, hex or PEM: copy them whole when nothing needs escaping.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),

@@ -279,3 +279,107 @@ fn uuids() {
     assert_eq!(uuid_leaf_hash(&hex::encode(leaf)), Some(leaf));
     assert_eq!(uuid_leaf_hash("xyz"), None);
 }
+
+/// The direct hashedrekord path must give what the `Value` path gives, byte for byte and
+/// error for error; anything else must be left to the `Value` path.
+#[test]
+fn hashedrekord_fast_path_matches_value_path() {
+    let e = entry_from_bundle("happy-path-v0.3");
+    let rekor_body = B64.decode(&e.body).unwrap();
+    let key = PrivateKey::generate_p256().unwrap();
+    let good = signed_hashedrekord(&key, b"hello");
+    let mut bad_sig = good.clone();
+    bad_sig["spec"]["data"]["hash"]["value"] = json!("00".repeat(32));
+    let mut bad_alg = good.clone();
+    bad_alg["spec"]["data"]["hash"]["algorithm"] = json!("md5");
+    let mut short = good.clone();
+    short["spec"]["data"]["hash"]["value"] = json!("abcd");
+    let mut not_hex = good.clone();
+    not_hex["spec"]["data"]["hash"]["value"] = json!("zz".repeat(32));
+    let mut empty_sig = good.clone();
+    empty_sig["spec"]["signature"]["content"] = json!("");
+    let mut extra = good.clone();
+    extra["spec"]["extra"] = json!({"a": 1});
+    let cases: Vec<Vec<u8>> = vec![
+        rekor_body,
+        serde_json::to_vec(&good).unwrap(),
+        serde_json::to_vec(&bad_sig).unwrap(),
+        serde_json::to_vec(&bad_alg).unwrap(),
+        serde_json::to_vec(&short).unwrap(),
+        serde_json::to_vec(&not_hex).unwrap(),
+        serde_json::to_vec(&empty_sig).unwrap(),
+        serde_json::to_vec(&extra).unwrap(),
+        // An escaped slash in the base64 key: same string once decoded.
+        serde_json::to_vec(&good)
+            .unwrap()
+            .iter()
+            .fold(Vec::new(), |mut v, b| {
+                if *b == b'/' {
+                    v.extend_from_slice(b"\\/");
+                } else {
+                    v.push(*b);
+                }
+                v
+            }),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let v: Value = serde_json::from_slice(c).unwrap();
+        let fast =
+            canonicalize_proposed_slice(c).unwrap_or_else(|| panic!("case {i}: no fast path"));
+        assert_eq!(fast, canonicalize_proposed(&v), "case {i}");
+    }
+    // Not the fast path's shape: the caller parses a `Value`.
+    let mut missing = good.clone();
+    missing["spec"]["signature"]
+        .as_object_mut()
+        .unwrap()
+        .remove("publicKey");
+    let mut number = good.clone();
+    number["spec"]["data"]["hash"]["value"] = json!(5);
+    let mut other_version = good.clone();
+    other_version["apiVersion"] = json!("0.0.2");
+    let dup = br#"{"kind":"hashedrekord","kind":"dsse","apiVersion":"0.0.1","spec":{}}"#.to_vec();
+    for (i, c) in [
+        serde_json::to_vec(&missing).unwrap(),
+        serde_json::to_vec(&number).unwrap(),
+        serde_json::to_vec(&other_version).unwrap(),
+        serde_json::to_vec(&dsse_proposed(&key, b"x", false)).unwrap(),
+        dup,
+        b"{not json".to_vec(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(canonicalize_proposed_slice(c).is_none(), "case {i}");
+    }
+}
+
+/// The SET payload written directly equals the JCS of the same members.
+#[test]
+fn set_payload_is_jcs() {
+    for (body, time, index) in [
+        ("e30=", 1_700_000_000i64, 3i64),
+        ("a\"b\\c\u{1}é", -5, 0),
+        ("", 0, 9_007_199_254_740_992),
+    ] {
+        let e = LogEntry {
+            attestation: None,
+            body: body.into(),
+            integrated_time: time,
+            log_id: "ab".repeat(32),
+            log_index: index,
+            verification: None,
+        };
+        let v = json!({"body": body, "integratedTime": time, "logID": e.log_id, "logIndex": index});
+        assert_eq!(set_payload(&e).unwrap(), jcs::canonicalize(&v).unwrap());
+    }
+    let e = LogEntry {
+        attestation: None,
+        body: String::new(),
+        integrated_time: 1 << 54,
+        log_id: String::new(),
+        log_index: 0,
+        verification: None,
+    };
+    assert!(set_payload(&e).is_err());
+}

@@ -228,6 +228,7 @@ impl FileStore {
             keys,
             index,
             upper: RwLock::new(load_upper(&levels, dir)?),
+            recent: RwLock::new(Vec::new()),
             levels: RwLock::new(levels),
             size: AtomicU64::new(n),
             writer: Mutex::new(Writer {

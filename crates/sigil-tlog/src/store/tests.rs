@@ -214,3 +214,39 @@ fn index_runs_are_written_merged_and_rebuilt() {
     }
     check(&FileStore::open(dir.path()).unwrap(), n + 300);
 }
+
+/// The newest nodes are served from memory (`Recent`), older ones from the level files: both
+/// must give the reference tree's hashes, across the window's edge and after a reopen (when
+/// the window starts empty).
+#[test]
+fn recent_nodes_match_the_level_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 3 * MAX_BATCH as u64 + 123;
+    let t = reference(n);
+    let all = |s: &FileStore, n: u64| {
+        for level in 0..14u32 {
+            for i in 0..(n >> level) {
+                assert_eq!(
+                    s.node(level, i).unwrap(),
+                    t.node(level, i).unwrap(),
+                    "{level} {i}"
+                );
+            }
+        }
+    };
+    {
+        let s = FileStore::open(dir.path()).unwrap();
+        fill(&s, 0, n - 500, 1500);
+        all(&s, n - 500);
+    }
+    let s = FileStore::open(dir.path()).unwrap();
+    fill(&s, n - 500, n, 97);
+    all(&s, n);
+    let nodes = Nodes(&s);
+    for i in [0, 1, n / 2, n - 600, n - 98, n - 1] {
+        assert_eq!(
+            merkle::inclusion_proof(&nodes, i, n).unwrap(),
+            merkle::inclusion_proof(&t, i, n).unwrap()
+        );
+    }
+}
