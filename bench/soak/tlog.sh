@@ -11,17 +11,19 @@
 # generator shares the machine's cores with the log.
 #
 # Environment: DURATION (600), WINDOW (30), CONNECTIONS (128), TARGET_RPS (10000),
-# TLOG_SOAK_DIR (a fresh temporary directory; the log grows by ~1 KB per entry).
+# TLOG_SOAK_DIR (a fresh temporary directory; the log grows by ~1 KB per entry),
+# CARGO_TARGET_DIR (where the release binaries are built; ./target by default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-600}
 WINDOW=${WINDOW:-30}
 CONNECTIONS=${CONNECTIONS:-128}
 TARGET_RPS=${TARGET_RPS:-10000}
+target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --locked -q -p sigil --bin sigil
-CARGO_TARGET_DIR=$PWD/target cargo build --release -q --manifest-path bench/soak/load/Cargo.toml
-sigil=$PWD/target/release/sigil
-load=$PWD/target/release/sigil-soak-load
+CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path bench/soak/load/Cargo.toml
+sigil=$target/release/sigil
+load=$target/release/sigil-soak-load
 work=$(mktemp -d)
 data=${TLOG_SOAK_DIR:-$work/log}
 LOG_PID=
@@ -39,9 +41,10 @@ done
 addr=${addr#http://}
 echo "tlog soak: $DURATION s in $WINDOW s windows, target $TARGET_RPS appends/s (2x the 5,000/s goal), $CONNECTIONS connections, $(nproc) cores"
 TIMEFORMAT='load generator CPU: user %U s, sys %S s'
-time "$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS"
+time "$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS" | tee "$work/load.out"
 kill -0 "$LOG_PID" 2>/dev/null || { echo "the log died during the soak" >&2; exit 1; }
-# Where the two cores went: the log's own CPU (divide by the answers above for µs/append).
-awk -v hz="$(getconf CLK_TCK)" '{printf "log server CPU: user %.1f s, sys %.1f s\n", $14/hz, $15/hz}' "/proc/$LOG_PID/stat"
+# Where the two cores went: the log's own CPU, in all and per answered append.
+answered=$(sed -n 's/.*answered: \([0-9]*\),.*/\1/p' "$work/load.out")
+awk -v hz="$(getconf CLK_TCK)" -v n="${answered:-0}" '{printf "log server CPU: user %.1f s, sys %.1f s (%.0f us per append)\n", $14/hz, $15/hz, n ? ($14+$15)/hz/n*1e6 : 0}' "/proc/$LOG_PID/stat"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "log size after the soak: $(du -sh "$data" | cut -f1)"

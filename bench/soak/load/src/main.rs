@@ -9,8 +9,12 @@
 //! percentiles and what the schedule asked for but could not be sent before the end.
 //!
 //! Modes:
-//! - `tlog`: distinct hashedrekord entries (each its own P-256 key and signature, which the
-//!   log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
+//! - `tlog`: distinct hashedrekord entries (one P-256 key per connection, a fresh signature
+//!   per request, which the log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
+//!   Over plain HTTP the connections are driven by one thread (a tokio current-thread
+//!   runtime; `--threads N` for more) rather than one OS thread each: at 10,000 requests/s,
+//!   128 blocking threads spent most of the generator's CPU switching between threads (two
+//!   switches per request: the sleep until the scheduled time and the wait for the answer).
 //! - `get`: `GET URL`; expects 200. Each `{random:N}` in the URL's path becomes a number
 //!   below N, fresh for every request.
 //! - `post`: `POST URL` with `--body FILE` and `--content-type`; expects 200.
@@ -33,8 +37,8 @@ use sha2::{Digest as _, Sha256};
 use sigil_core::keys::PrivateKey;
 
 const USAGE: &str = "usage: sigil-soak-load MODE URL --pid PID --rate R --duration S [--window S] \
-[--connections N] [--body FILE] [--content-type T] [--cacert FILE] [--expect STATUS] \
-[--header 'Name: value']...
+[--connections N] [--threads N] [--body FILE] [--content-type T] [--cacert FILE] \
+[--expect STATUS] [--header 'Name: value']...
   MODE: tlog | get | post
   (legacy form: sigil-soak-load ADDR PID RATE DURATION_S WINDOW_S CONNECTIONS = tlog mode)";
 
@@ -61,6 +65,8 @@ struct Opts {
     expect: u16,
     /// Extra request header lines (`--header`, repeatable), each ending in CRLF.
     headers: String,
+    /// Runtime threads of the `tlog` mode over plain HTTP.
+    threads: usize,
 }
 
 struct Sample {
@@ -125,6 +131,7 @@ fn parse_args() -> Opts {
                 content_type: "application/json".into(),
                 expect: 201,
                 headers: String::new(),
+                threads: 1,
             }
             .split_addr();
         }
@@ -146,6 +153,7 @@ fn parse_args() -> Opts {
         content_type: "application/json".into(),
         expect: if mode == Mode::Tlog { 201 } else { 200 },
         headers: String::new(),
+        threads: 1,
     };
     let mut cacert = None;
     let mut i = 2;
@@ -157,6 +165,7 @@ fn parse_args() -> Opts {
             "--duration" => o.duration = parse(v, "--duration"),
             "--window" => o.window = parse(v, "--window"),
             "--connections" => o.conns = parse(v, "--connections"),
+            "--threads" => o.threads = parse(v, "--threads"),
             "--content-type" => o.content_type = parse(v, "--content-type"),
             "--expect" => o.expect = parse(v, "--expect"),
             "--cacert" => cacert = Some(parse::<String>(v, "--cacert")),
@@ -178,8 +187,8 @@ fn parse_args() -> Opts {
         }
         i += 2;
     }
-    if o.rate <= 0.0 || o.duration == 0 || o.window == 0 || o.conns == 0 {
-        fail("--rate, --duration, --window and --connections must be positive");
+    if o.rate <= 0.0 || o.duration == 0 || o.window == 0 || o.conns == 0 || o.threads == 0 {
+        fail("--rate, --duration, --window, --connections and --threads must be positive");
     }
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
@@ -321,30 +330,63 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// The hashedrekord request body of one connection's key, as a template: only the hash and
+/// the signature change from one request to the next.
+struct TlogTemplate {
+    key: PrivateKey,
+    /// `{"apiVersion":…"value":"`
+    head: Vec<u8>,
+    /// `"}},"signature":{"content":"`
+    middle: &'static [u8],
+    /// `","publicKey":{"content":"<base64 PEM>"}}}}`
+    tail: Vec<u8>,
+}
+
+impl TlogTemplate {
+    fn new() -> Option<TlogTemplate> {
+        let key = PrivateKey::generate_p256().ok()?;
+        let pem = B64.encode(key.public_key().to_pem());
+        Some(TlogTemplate {
+            key,
+            head: br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":""#.to_vec(),
+            middle: br#""}},"signature":{"content":""#,
+            tail: format!(r#"","publicKey":{{"content":"{pem}"}}}}}}}}"#).into_bytes(),
+        })
+    }
+
+    /// Writes a fresh entry for `artifact` (hash and signature) into `out`.
+    fn write(&self, artifact: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        let sig = self.key.sign(artifact).ok()?;
+        let mut hex_buf = [0u8; 64];
+        hex::encode_to_slice(Sha256::digest(artifact), &mut hex_buf).ok()?;
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(&hex_buf);
+        out.extend_from_slice(self.middle);
+        let mut sig_b64 = String::with_capacity(100);
+        B64.encode_string(sig, &mut sig_b64);
+        out.extend_from_slice(sig_b64.as_bytes());
+        out.extend_from_slice(&self.tail);
+        Some(())
+    }
+}
+
 /// A fresh hashedrekord entry signed by `key` (whose base64 PEM is `pem`).
-fn tlog_entry(key: &PrivateKey, pem: &str, artifact: &str) -> Option<Vec<u8>> {
-    let hash = hex::encode(Sha256::digest(artifact.as_bytes()));
-    let sig = key.sign(artifact.as_bytes()).ok()?;
-    Some(format!(
-        r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{hash}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{pem}"}}}}}}}}"#,
-        B64.encode(sig)
-    ).into_bytes())
+fn tlog_entry(key: &TlogTemplate, artifact: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(key.head.len() + key.tail.len() + 200);
+    key.write(artifact.as_bytes(), &mut out)?;
+    Some(out)
 }
 
 fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
     let end = Duration::from_secs(o.duration);
     let interval = Duration::from_secs_f64(o.conns as f64 / o.rate);
     let key = match o.mode {
-        Mode::Tlog => match PrivateKey::generate_p256() {
-            Ok(k) => Some(k),
-            Err(_) => return,
+        Mode::Tlog => match TlogTemplate::new() {
+            Some(k) => Some(k),
+            None => return,
         },
         _ => None,
     };
-    let pem = key
-        .as_ref()
-        .map(|k| B64.encode(k.public_key().to_pem()))
-        .unwrap_or_default();
     let method = if o.mode == Mode::Get { "GET" } else { "POST" };
     let host = if o.port == 80 || o.port == 443 {
         o.host.clone()
@@ -365,7 +407,7 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
         let fresh;
         let body: &[u8] = match &key {
             Some(key) => {
-                let Some(b) = tlog_entry(key, &pem, &format!("soak {t} {k} {start:?}")) else {
+                let Some(b) = tlog_entry(key, &format!("soak {t} {k} {start:?}")) else {
                     continue;
                 };
                 fresh = b;
@@ -424,6 +466,168 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
     }
 }
 
+/// The `tlog` mode over plain HTTP: every connection is a task on `o.threads` runtime threads
+/// (see the module docs for why).
+fn run_tlog_async(o: Arc<Opts>, start: Instant, tx: mpsc::Sender<Sample>) {
+    let rt = if o.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(o.threads)
+            .enable_all()
+            .build()
+    };
+    let rt = rt.unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));
+    rt.block_on(async move {
+        let tasks: Vec<_> = (0..o.conns)
+            .map(|t| tokio::spawn(client_async(o.clone(), t, start, tx.clone())))
+            .collect();
+        drop(tx);
+        for h in tasks {
+            let _ = h.await;
+        }
+    });
+}
+
+async fn client_async(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
+    use std::fmt::Write as _;
+    let end = Duration::from_secs(o.duration);
+    let interval = Duration::from_secs_f64(o.conns as f64 / o.rate);
+    let Some(key) = TlogTemplate::new() else {
+        return;
+    };
+    let host = format!("{}:{}", o.host, o.port);
+    let head_start = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\n{}Content-Length: ",
+        o.path, o.content_type, o.headers
+    );
+    let debug = std::env::var_os("LOAD_DEBUG").is_some();
+    let offset = Duration::from_secs_f64(t as f64 / o.rate);
+    let mut conn: Option<tokio::io::BufReader<tokio::net::TcpStream>> = None;
+    let mut body = Vec::with_capacity(1024);
+    let mut req = Vec::with_capacity(2048);
+    let mut artifact = String::with_capacity(64);
+    let mut line = String::with_capacity(128);
+    for k in 0u64.. {
+        let scheduled = offset + interval * (k as u32);
+        if scheduled >= end || start.elapsed() >= end {
+            break;
+        }
+        artifact.clear();
+        let _ = write!(artifact, "soak {t} {k} {start:?}");
+        body.clear();
+        if key.write(artifact.as_bytes(), &mut body).is_none() {
+            continue;
+        }
+        req.clear();
+        req.extend_from_slice(head_start.as_bytes());
+        req.extend_from_slice(body.len().to_string().as_bytes());
+        req.extend_from_slice(b"\r\n\r\n");
+        req.extend_from_slice(&body);
+        let due = start + scheduled;
+        tokio::time::sleep_until(due.into()).await;
+        let sent = Instant::now();
+        if conn.is_none() {
+            conn = match tokio::net::TcpStream::connect((o.host.trim_matches(['[', ']']), o.port))
+                .await
+            {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    Some(tokio::io::BufReader::with_capacity(64 << 10, s))
+                }
+                Err(e) => {
+                    if debug {
+                        eprintln!("connection {t}: {e}");
+                    }
+                    None
+                }
+            };
+        }
+        let ok = match conn.as_mut() {
+            Some(c) => match exchange_async(c, &req, &mut line).await {
+                Ok((status, keep_alive)) => {
+                    if !keep_alive {
+                        conn = None;
+                    }
+                    status == o.expect
+                }
+                Err(e) => {
+                    if debug {
+                        eprintln!("connection {t}: {e}");
+                    }
+                    conn = None;
+                    false
+                }
+            },
+            None => false,
+        };
+        let done = Instant::now();
+        let _ = tx.send(Sample {
+            done_at: done.saturating_duration_since(start),
+            service: done - sent,
+            corrected: done - due,
+            ok,
+        });
+    }
+}
+
+/// [`exchange`] on a tokio stream, with the request already in one buffer.
+async fn exchange_async(
+    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    req: &[u8],
+    line: &mut String,
+) -> std::io::Result<(u16, bool)> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    conn.get_mut().write_all(req).await?;
+    line.clear();
+    conn.read_line(line).await?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line `{line}`")))?;
+    let mut keep_alive = line.starts_with("HTTP/1.1");
+    let mut length = 0u64;
+    let mut chunked = false;
+    loop {
+        line.clear();
+        if conn.read_line(line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let Some((name, value)) = l.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().unwrap_or(0);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked |= value.to_ascii_lowercase().contains("chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            keep_alive &= !value.to_ascii_lowercase().contains("close");
+        }
+    }
+    if chunked {
+        loop {
+            line.clear();
+            conn.read_line(line).await?;
+            let n = u64::from_str_radix(line.trim(), 16).unwrap_or(0);
+            tokio::io::copy(&mut (&mut *conn).take(n + 2), &mut tokio::io::sink()).await?;
+            if n == 0 {
+                break;
+            }
+        }
+    } else {
+        tokio::io::copy(&mut (&mut *conn).take(length), &mut tokio::io::sink()).await?;
+    }
+    Ok((status, keep_alive))
+}
+
 /// `path` with each `{random:N}` replaced by a fresh number below N (xorshift on `state`), so
 /// that e.g. `/api/v1/log/entries?logIndex={random:10000000}` reads a different entry each time.
 fn random_in(path: &str, state: &mut u64) -> String {
@@ -461,9 +665,14 @@ fn main() {
     let (tx, rx) = mpsc::channel::<Sample>();
     let start = Instant::now() + Duration::from_millis(300);
     let mut threads = Vec::new();
-    for t in 0..o.conns {
+    if o.mode == Mode::Tlog && o.tls.is_none() {
         let (o, tx) = (o.clone(), tx.clone());
-        threads.push(std::thread::spawn(move || client(o, t, start, tx)));
+        threads.push(std::thread::spawn(move || run_tlog_async(o, start, tx)));
+    } else {
+        for t in 0..o.conns {
+            let (o, tx) = (o.clone(), tx.clone());
+            threads.push(std::thread::spawn(move || client(o, t, start, tx)));
+        }
     }
     drop(tx);
     let expected = format!("{}/s", o.expect);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# CPU per append (issue 11's log soak): runs `sigil tlog serve` on a fresh data directory and
+# bench/soak/load (mode tlog: distinct hashedrekord entries, each its own signature) at a fixed
+# RATE well below saturation for DURATION seconds, then prints the log's CPU time per answered
+# append and the load generator's CPU time per request, from /proc (user + sys). At a rate the
+# machine can carry these do not depend on how busy the cores are, unlike appends/s.
+#
+# Environment: RATE (2000), DURATION (30), CONNECTIONS (128), PERF=1 to also record a
+# `perf record -g` profile of the log for 10 s in the middle of the run (perf.data in the
+# current directory), SIGIL_BIN / LOAD_BIN to use prebuilt binaries.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RATE=${RATE:-2000}
+DURATION=${DURATION:-30}
+CONNECTIONS=${CONNECTIONS:-128}
+target=${CARGO_TARGET_DIR:-$PWD/target}
+if [ -z "${SIGIL_BIN:-}" ]; then
+  cargo build --release --locked -q -p sigil --bin sigil
+  SIGIL_BIN=$target/release/sigil
+fi
+if [ -z "${LOAD_BIN:-}" ]; then
+  CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path bench/soak/load/Cargo.toml
+  LOAD_BIN=$target/release/sigil-soak-load
+fi
+work=$(mktemp -d)
+LOG_PID=
+cleanup() { [ -n "$LOG_PID" ] && kill "$LOG_PID" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+"$SIGIL_BIN" tlog serve --addr 127.0.0.1:0 --data-dir "$work/log" > "$work/out" 2> "$work/err" &
+LOG_PID=$!
+addr=
+for _ in $(seq 200); do
+  addr=$(sed -n 's|.*listening on \([^ ]*\).*|\1|p' "$work/out")
+  [ -n "$addr" ] && break
+  sleep 0.05
+done
+[ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
+addr=${addr#http://}
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+before=$(cpu "$LOG_PID")
+PERF_PID=
+if [ "${PERF:-}" = 1 ]; then
+  ( sleep $((DURATION / 2 - 5)); perf record -g -o perf.data -p "$LOG_PID" -- sleep 10 >/dev/null 2>&1 ) &
+  PERF_PID=$!
+fi
+"$LOAD_BIN" tlog "http://$addr" --pid "$LOG_PID" --rate "$RATE" --duration "$DURATION" \
+  --window "$DURATION" --connections "$CONNECTIONS" > "$work/load.out" &
+LOAD_PID=$!
+# The generator's CPU, read just before it exits (its threads have joined by then).
+lcpu=0
+while kill -0 "$LOAD_PID" 2>/dev/null; do
+  c=$(cpu "$LOAD_PID" 2>/dev/null || echo "$lcpu")
+  lcpu=$c
+  sleep 0.2
+done
+wait "$LOAD_PID" || true
+after=$(cpu "$LOG_PID")
+[ -n "$PERF_PID" ] && wait "$PERF_PID"
+cat "$work/load.out"
+answered=$(sed -n 's/.*answered: \([0-9]*\),.*/\1/p' "$work/load.out")
+awk -v a="$answered" -v b="$before" -v e="$after" -v l="$lcpu" -v hz="$hz" -v r="$RATE" 'BEGIN {
+  printf "offered %d/s for the run; answered %d\n", r, a;
+  printf "log server CPU per append: %.1f us\n", (e - b) / hz / a * 1e6;
+  printf "load generator CPU per request: %.1f us (sampled every 0.2 s)\n", l / hz / a * 1e6;
+}'
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
