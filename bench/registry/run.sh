@@ -88,7 +88,7 @@ YML
     wait_port "$port"
   else
     # shellcheck disable=SC2046 # word splitting of the argument list is intended
-    "$SIGIL_BIN" $(sigil_args "$dir/data") >"$dir/out" 2>"$dir/log" &
+    env ${SIGIL_ENV:-} "$SIGIL_BIN" $(sigil_args "$dir/data") >"$dir/out" 2>"$dir/log" &
     PID=$!
     for _ in $(seq 200); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.05; done
     ADDR=$(head -1 "$dir/out" | awk '{print $3}')
@@ -100,6 +100,24 @@ stop_registry() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || tr
 now() { date +%s.%N; }
 skopeo_copy() { skopeo --policy "$WORK/policy.json" copy -q --preserve-digests \
   --src-tls-verify=false --dest-tls-verify=false "$@" >/dev/null; }
+
+# manifest_gets KIND: wrk at saturation and bench/soak/load at fixed rates on $ADDR / $PID.
+manifest_gets() {
+  local kind=$1 img th r
+  for img in big many; do
+    for th in $WRK_THREADS; do
+      wrk -t"$th" -c64 -d"${WRK_SECONDS}s" --latency \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img-t$th.txt"
+    done
+    for r in $RATES; do
+      "$LOAD_BIN" get "http://$ADDR/v2/bench/$img/manifests/v1" --pid "$PID" --rate "$r" \
+        --duration "$RATE_SECONDS" --window "$RATE_SECONDS" --connections 64 \
+        --header 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        | tail -1 > "$WORK/rate-$kind-$img-$r.txt"
+    done
+  done
+}
 
 RESULTS="$WORK/results.txt"; : > "$RESULTS"
 for rep in $(seq "$REPS"); do
@@ -142,23 +160,18 @@ for rep in $(seq "$REPS"); do
     urls=(); for d in $MANY_LAYERS; do urls+=(-o /dev/null "http://$ADDR/v2/bench/many/blobs/$d"); done
     t0=$(now); curl -sf "${urls[@]}"; t1=$(now)
     echo "$kind raw-many pull $(echo "$t1 - $t0" | bc -l)" >> "$RESULTS"
-    if [ "$rep" = 1 ]; then
-      for img in big many; do
-        for th in $WRK_THREADS; do
-          wrk -t"$th" -c64 -d"${WRK_SECONDS}s" --latency \
-            -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-            "http://$ADDR/v2/bench/$img/manifests/v1" > "$WORK/wrk-$kind-$img-t$th.txt"
-        done
-        for r in $RATES; do
-          "$LOAD_BIN" get "http://$ADDR/v2/bench/$img/manifests/v1" --pid "$PID" --rate "$r" \
-            --duration "$RATE_SECONDS" --window "$RATE_SECONDS" --connections 64 \
-            --header 'Accept: application/vnd.oci.image.manifest.v1+json' \
-            | tail -1 > "$WORK/rate-$kind-$img-$r.txt"
-        done
-      done
-    fi
+    [ "$rep" = 1 ] && manifest_gets "$kind"
     stop_registry
   done
+  if [ "$rep" = 1 ]; then
+    # The same manifest GETs against sigil on one runtime worker thread (tokio reads
+    # TOKIO_WORKER_THREADS; the default is one per core). On two cores shared with the load
+    # generator, two workers and wrk make three busy threads, and the tail is time slices.
+    SIGIL_ENV=TOKIO_WORKER_THREADS=1 start_registry sigil "$WORK/reg-sigil1w"
+    for img in big many; do skopeo_copy "oci:$WORK/img/$img:v1" "docker://$ADDR/bench/$img:v1"; done
+    manifest_gets sigil1w
+    stop_registry
+  fi
   echo "run $rep/$REPS done" >&2
 done
 
@@ -222,6 +235,9 @@ for img in ("big", "many"):
         print(f"  distribution: p50 {ms(dl['50']):.3f} ms  p99 {ms(dl['99']):.3f} ms  {dr:.0f} req/s")
         print(f"  sigil:        p50 {ms(sl['50']):.3f} ms  p99 {ms(sl['99']):.3f} ms  {sr:.0f} req/s")
         print(f"  sigil/distribution: p99 {ms(sl['99'])/ms(dl['99']):.3f}, throughput {sr/dr:.1f}x")
+        ol, orr = wrk("sigil1w", img, th)
+        print(f"  sigil, 1 worker thread (TOKIO_WORKER_THREADS=1): p50 {ms(ol['50']):.3f} ms  "
+              f"p99 {ms(ol['99']):.3f} ms  {orr:.0f} req/s")
 def rate(kind, img, r):
     txt = open(os.path.join(work, f"rate-{kind}-{img}-{r}.txt")).read()
     f = lambda pat: float(re.search(pat, txt).group(1))
@@ -231,9 +247,10 @@ def rate(kind, img, r):
 for img in ("big", "many"):
     for r in rates:
         print(f"manifest GET ({img}) at a fixed {r} req/s offered, 64 connections, bench/soak/load (wrk2-style):")
-        for kind in ("distribution", "sigil"):
+        for kind in ("distribution", "sigil", "sigil1w"):
             x = rate(kind, img, r)
-            print(f"  {kind + ':':<14}p50 {x['p50']:.3f} ms  p99 {x['p99']:.3f} ms  p99 from schedule {x['sched']:.3f} ms"
+            label = "sigil 1 worker:" if kind == "sigil1w" else kind + ":"
+            print(f"  {label:<16}p50 {x['p50']:.3f} ms  p99 {x['p99']:.3f} ms  p99 from schedule {x['sched']:.3f} ms"
                   f"  answered {x['answered']:.0f}, not 200 {x['other']:.0f}, behind {x['behind']:.0f}")
         d, s_ = rate("distribution", img, r), rate("sigil", img, r)
         print(f"  sigil/distribution: p99 from schedule {s_['sched']/d['sched']:.3f}")

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::api::{router, ApiLimits, AppState};
+use crate::api::{handle, ApiLimits, AppState};
 use crate::auth::Htpasswd;
 use crate::fs::{FsStorage, StorageLimits};
 use crate::metrics::Metrics;
@@ -128,7 +128,7 @@ impl Server {
             .map_err(|e| Error::Config(format!("reading the bound address: {e}")))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let (tx, rx) = oneshot::channel();
-        let app = router(state);
+        let app = Arc::new(state);
         let expiry = spawn_expiry(storage.clone(), config.upload_ttl);
         let task = tokio::spawn(async move {
             accept_loop(listener, app, tls, rx).await;
@@ -229,7 +229,7 @@ fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
 
 async fn accept_loop(
     listener: TcpListener,
-    app: axum::Router,
+    app: Arc<AppState>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
@@ -251,7 +251,14 @@ async fn accept_loop(
         let app = app.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper_util::service::TowerToHyperService::new(app);
+            let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                let app = app.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        handle(&app, req.map(axum::body::Body::new)).await,
+                    )
+                }
+            });
             let mut builder = hyper::server::conn::http1::Builder::new();
             // A client that never finishes its request headers must not hold a connection
             // (and a file descriptor) forever.

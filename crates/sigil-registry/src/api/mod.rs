@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
@@ -66,15 +65,19 @@ impl AppState {
 /// The registry's routes: `/v2/…` and `/metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .fallback(dispatch)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), around))
+        .fallback(
+            |State(state): State<AppState>, req: Request| async move { handle(&state, req).await },
+        )
         .with_state(state)
 }
 
 type ApiResult = Result<Response, ApiError>;
 
-/// Authentication, the API version header, metrics and the request log.
-async fn around(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// One request from start to end: authentication, the endpoint, the API version header,
+/// metrics and the request log. [`router`] wraps it for in-process use; the server calls it
+/// straight from hyper, without a router or middleware layer in between (the registry has one
+/// handler, and every layer cost allocations on every manifest GET).
+pub(crate) async fn handle(state: &AppState, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let kind = RouteKind::of(req.uri().path());
@@ -82,13 +85,13 @@ async fn around(State(state): State<AppState>, req: Request, next: Next) -> Resp
     let path = tracing::enabled!(tracing::Level::DEBUG).then(|| req.uri().path().to_owned());
     let authorized = match &state.auth {
         None => true,
-        Some(a) => {
-            let credentials = req.headers().get(header::AUTHORIZATION).cloned();
-            a.check(credentials.as_ref()).await
-        }
+        Some(a) => a.check(req.headers().get(header::AUTHORIZATION)).await,
     };
     let mut resp = if authorized {
-        next.run(req).await
+        match route(state, req).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
     } else {
         ApiError::unauthorized().into_response()
     };
@@ -103,13 +106,6 @@ async fn around(State(state): State<AppState>, req: Request, next: Next) -> Resp
         .record(&method, kind, status.as_u16(), elapsed);
     tracing::debug!(%method, path = path.as_deref().unwrap_or(""), status = status.as_u16(), micros = elapsed.as_micros() as u64, "request");
     resp
-}
-
-async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
-    match route(state, req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
 }
 
 /// The endpoint a path names.
@@ -171,10 +167,9 @@ fn repo(name: &str) -> Result<RepoName, ApiError> {
     RepoName::parse(name).ok_or_else(|| ApiError::name_invalid(name))
 }
 
-async fn route(state: AppState, req: Request) -> ApiResult {
+async fn route(state: &AppState, req: Request) -> ApiResult {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let Some(endpoint) = parse_path(&path) else {
+    let Some(endpoint) = parse_path(parts.uri.path()) else {
         return Err(ApiError::unsupported(
             StatusCode::NOT_FOUND,
             "no such endpoint",
@@ -190,38 +185,38 @@ async fn route(state: AppState, req: Request) -> ApiResult {
             Ok(([(header::CONTENT_TYPE, "application/json")], "{}").into_response())
         }
         Endpoint::Metrics if get_or_head => Ok(state.metrics.render().into_response()),
-        Endpoint::Catalog if get_or_head => discovery::catalog(&state, req).await,
-        Endpoint::Tags(name) if get_or_head => discovery::tags(&state, &repo(name)?, req).await,
+        Endpoint::Catalog if get_or_head => discovery::catalog(state, req).await,
+        Endpoint::Tags(name) if get_or_head => discovery::tags(state, &repo(name)?, req).await,
         Endpoint::Referrers(name, d) if get_or_head => {
-            discovery::referrers(&state, &repo(name)?, d, req).await
+            discovery::referrers(state, &repo(name)?, d, req).await
         }
         Endpoint::Manifest(name, r) => {
             let name = repo(name)?;
             match method {
-                Method::GET | Method::HEAD => manifests::get(&state, &name, r, req).await,
-                Method::PUT => manifests::put(&state, &name, r, req, body).await,
-                Method::DELETE => manifests::delete(&state, &name, r).await,
+                Method::GET | Method::HEAD => manifests::get(state, &name, r, req).await,
+                Method::PUT => manifests::put(state, &name, r, req, body).await,
+                Method::DELETE => manifests::delete(state, &name, r).await,
                 _ => Err(not_allowed()),
             }
         }
         Endpoint::Blob(name, d) => {
             let name = repo(name)?;
             match method {
-                Method::GET | Method::HEAD => blobs::get(&state, &name, d, req).await,
-                Method::DELETE => blobs::delete(&state, &name, d).await,
+                Method::GET | Method::HEAD => blobs::get(state, &name, d, req).await,
+                Method::DELETE => blobs::delete(state, &name, d).await,
                 _ => Err(not_allowed()),
             }
         }
         Endpoint::UploadStart(name) if method == Method::POST => {
-            blobs::start(&state, &repo(name)?, req, body).await
+            blobs::start(state, &repo(name)?, req, body).await
         }
         Endpoint::Upload(name, id) => {
             let name = repo(name)?;
             match method {
-                Method::GET => blobs::status(&state, &name, id).await,
-                Method::PATCH => blobs::patch(&state, &name, id, req, body).await,
-                Method::PUT => blobs::finish(&state, &name, id, req, body).await,
-                Method::DELETE => blobs::cancel(&state, &name, id).await,
+                Method::GET => blobs::status(state, &name, id).await,
+                Method::PATCH => blobs::patch(state, &name, id, req, body).await,
+                Method::PUT => blobs::finish(state, &name, id, req, body).await,
+                Method::DELETE => blobs::cancel(state, &name, id).await,
                 _ => Err(not_allowed()),
             }
         }

@@ -64,9 +64,21 @@ pub struct FsStorage {
     limits: StorageLimits,
     open_uploads: AtomicUsize,
     sessions: uploads::Sessions,
-    /// (repository, reference) -> manifest. Manifests are immutable and only this process
-    /// writes the root, so entries are exact until a write to the repository drops them.
-    manifests: Mutex<HashMap<(String, String), StoredManifest>>,
+    /// Manifests found by repository and reference. Manifests are immutable and only this
+    /// process writes the root, so entries are exact until a write to the repository drops
+    /// them; it starts empty, so a restart cannot serve anything the disk does not hold.
+    manifests: Mutex<ManifestCache>,
+}
+
+/// Repository -> reference -> manifest, looked up without building a key.
+#[derive(Debug, Default)]
+struct ManifestCache {
+    repos: HashMap<String, HashMap<Reference, StoredManifest>>,
+    entries: usize,
+    /// Bumped by every write that drops entries. A lookup that missed records it before
+    /// reading the disk and inserts what it read only if it is unchanged: a tag moved while
+    /// the read was in flight must not be cached pointing at its old manifest.
+    generation: u64,
 }
 
 impl FsStorage {
@@ -92,7 +104,7 @@ impl FsStorage {
             limits,
             open_uploads: AtomicUsize::new(open),
             sessions: uploads::Sessions::default(),
-            manifests: Mutex::new(HashMap::new()),
+            manifests: Mutex::new(ManifestCache::default()),
         })
     }
 
@@ -141,7 +153,10 @@ impl FsStorage {
 
     fn forget_repo(&self, repo: &RepoName) {
         if let Ok(mut cache) = self.manifests.lock() {
-            cache.retain(|k, _| k.0 != repo.as_str());
+            cache.generation += 1;
+            if let Some(gone) = cache.repos.remove(repo.as_str()) {
+                cache.entries = cache.entries.saturating_sub(gone.len());
+            }
         }
     }
 
@@ -333,21 +348,35 @@ impl Storage for FsStorage {
         repo: &RepoName,
         reference: &Reference,
     ) -> Result<Option<StoredManifest>, Error> {
-        let key = (repo.as_str().to_owned(), reference.to_string());
-        if let Some(m) = self
-            .manifests
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&key).cloned())
-        {
-            return Ok(Some(m));
-        }
+        let generation = {
+            let Ok(cache) = self.manifests.lock() else {
+                return self.read_manifest(repo, reference).await;
+            };
+            if let Some(m) = cache
+                .repos
+                .get(repo.as_str())
+                .and_then(|r| r.get(reference))
+            {
+                return Ok(Some(m.clone()));
+            }
+            cache.generation
+        };
         let found = self.read_manifest(repo, reference).await?;
         if let (Some(m), Ok(mut cache)) = (&found, self.manifests.lock()) {
-            if cache.len() >= MANIFEST_CACHE_ENTRIES {
-                cache.clear();
+            if cache.generation == generation {
+                if cache.entries >= MANIFEST_CACHE_ENTRIES {
+                    cache.repos.clear();
+                    cache.entries = 0;
+                }
+                let previous = cache
+                    .repos
+                    .entry(repo.as_str().to_owned())
+                    .or_default()
+                    .insert(reference.clone(), m.clone());
+                if previous.is_none() {
+                    cache.entries += 1;
+                }
             }
-            cache.insert(key, m.clone());
         }
         Ok(found)
     }
