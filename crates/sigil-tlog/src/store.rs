@@ -54,6 +54,7 @@ use record::{Record, REC};
 mod open;
 mod postings;
 mod record;
+mod sync;
 
 /// Most leaves written in one batch (and so the most a crash can tear).
 pub const MAX_BATCH: usize = 4096;
@@ -182,6 +183,8 @@ pub(super) struct Writer {
     /// A write failed after the in-memory tree state moved on: refuse further appends until
     /// a restart recovers from what is on disk.
     failed: bool,
+    /// `fdatasync` of `entries.dat` and `keys.dat`, in parallel with `index.dat`'s.
+    syncers: [sync::SyncThread; 2],
 }
 
 /// The last nodes written to one level below [`UPPER_LEVEL`]: about two batches' worth
@@ -394,25 +397,21 @@ impl FileStore {
                 }
             }
         }
-        // Group commit: one fdatasync per file for the whole batch, in parallel.
-        let results: Vec<Result<(), StoreError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = [
-                (&self.entries, &entries_path),
-                (&self.keys, &keys_path),
-                (&self.index, &index_path),
-            ]
-            .into_iter()
-            .map(|(f, p)| s.spawn(move || f.sync_data().map_err(io("syncing", p))))
-            .collect();
-            hs.into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(StoreError::Corrupt("sync thread panicked".into())))
-                })
-                .collect()
-        });
-        for r in results {
-            r?;
+        // Group commit: one fdatasync per file for the whole batch, in parallel. Every
+        // started sync is waited for, even after an error, so the next batch's answers are
+        // its own.
+        let started: Vec<Result<(), StoreError>> = w.syncers.iter().map(|t| t.start()).collect();
+        let own = self.index.sync_data().map_err(io("syncing", &index_path));
+        let mut first_err = None;
+        for (t, s) in w.syncers.iter().zip(started) {
+            let r = s.and_then(|()| t.finish());
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        own?;
+        if let Some(e) = first_err {
+            return Err(e);
         }
         w.entries_len = off;
         w.keys_len = koff;

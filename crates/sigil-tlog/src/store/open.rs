@@ -221,6 +221,10 @@ impl FileStore {
             (&leaves, leaves_from),
             (&search, search_from),
         )?;
+        let syncers = [
+            super::sync::SyncThread::spawn(&entries, &dir.join("entries.dat"))?,
+            super::sync::SyncThread::spawn(&keys, &dir.join("keys.dat"))?,
+        ];
         let store = FileStore {
             _lock: lock,
             dir: dir.to_owned(),
@@ -239,6 +243,7 @@ impl FileStore {
                 levels_dirty: true,
                 last_level_sync: Instant::now(),
                 failed: false,
+                syncers,
             }),
             leaves,
             search,
