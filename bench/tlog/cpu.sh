@@ -5,13 +5,13 @@
 # append and the load generator's CPU time per request, from /proc (user + sys). At a rate the
 # machine can carry these do not depend on how busy the cores are, unlike appends/s.
 #
-# Environment: RATE (2000), DURATION (30), CONNECTIONS (128), PERF=1 to also record a
+# Environment: RATE (4000), DURATION (20), CONNECTIONS (128), PERF=1 to also record a
 # `perf record -g` profile of the log for 10 s in the middle of the run (perf.data in the
 # current directory), SIGIL_BIN / LOAD_BIN to use prebuilt binaries.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RATE=${RATE:-2000}
-DURATION=${DURATION:-30}
+RATE=${RATE:-4000}
+DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-128}
 target=${CARGO_TARGET_DIR:-$PWD/target}
 if [ -z "${SIGIL_BIN:-}" ]; then
