@@ -29,12 +29,12 @@ trap cleanup EXIT
 "$SIGIL_BIN" tlog serve --addr 127.0.0.1:0 --data-dir "$work/log" > "$work/out" 2> "$work/err" &
 LOG_PID=$!
 addr=
-for _ in $(seq 200); do
+for _ in $(seq 600); do
   addr=$(sed -n 's|.*listening on \([^ ]*\).*|\1|p' "$work/out")
   [ -n "$addr" ] && break
   sleep 0.05
 done
-[ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
+[ -n "$addr" ] || { echo "error: the log did not start within 30 s" >&2; cat "$work/out" "$work/err" >&2; exit 1; }
 addr=${addr#http://}
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
