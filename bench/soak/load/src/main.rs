@@ -15,6 +15,8 @@
 //!   runtime; `--threads N` for more) rather than one OS thread each: at 10,000 requests/s,
 //!   128 blocking threads spent most of the generator's CPU switching between threads (two
 //!   switches per request: the sleep until the scheduled time and the wait for the answer).
+//!   tokio's timers have a 1 ms resolution, so a request may leave up to 1 ms after its
+//!   scheduled time: the scheduled-time latency includes that, the service time does not.
 //! - `get`: `GET URL`; expects 200. Each `{random:N}` in the URL's path becomes a number
 //!   below N, fresh for every request.
 //! - `post`: `POST URL` with `--body FILE` and `--content-type`; expects 200.
