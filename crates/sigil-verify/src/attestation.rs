@@ -125,8 +125,8 @@ pub fn verify_attestations(
             }
             Ok(VerifiedSignature {
                 index: 0,
-                payload: envelope.clone(),
                 payload_json: serde_json::from_slice(&envelope).unwrap_or_default(),
+                payload: envelope,
             })
         })
         .collect();

@@ -24,6 +24,9 @@ use sha2::{Digest as _, Sha256};
 use super::{jcs, RekorError};
 use crate::keys::{KeyAlgorithm, PublicKey};
 
+/// Payloads from this size on are checked on two threads ([`dsse`]).
+const PARALLEL_FROM: usize = 1 << 20;
+
 /// Public Rekor's cap on attestation-sized entries; the default body limit.
 pub const DEFAULT_MAX_ENTRY_SIZE: usize = 128 * 1024;
 
@@ -382,7 +385,35 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
     if verifiers.is_empty() {
         return Err(RekorError::Missing("verifiers"));
     }
-    let matched = verify_envelope(&env, &verifiers)?;
+    // The payload's hash and the statement's subjects (a pass over the payload each) are read
+    // on a second thread for a large envelope, while this one checks the signatures and hashes
+    // the envelope: an attestation carrying an SBOM is many MiB.
+    let payload_side = || {
+        let mut keys = Vec::new();
+        statement_keys(&env, &mut keys);
+        (hex::encode(Sha256::digest(&env.payload)), keys)
+    };
+    let (matched, envelope_hash, (payload_hash, statement_keys)) =
+        if env.payload.len() >= PARALLEL_FROM {
+            std::thread::scope(|scope| {
+                let side = std::thread::Builder::new()
+                    .name("dsse-payload".into())
+                    .spawn_scoped(scope, payload_side);
+                let matched = verify_envelope(&env, &verifiers);
+                let envelope_hash = hex::encode(Sha256::digest(envelope_text.as_bytes()));
+                // A thread that could not start (or stopped) leaves its work to this one.
+                let side = match side.map(|h| h.join()) {
+                    Ok(Ok(side)) => side,
+                    _ => payload_side(),
+                };
+                (matched, envelope_hash, side)
+            })
+        } else {
+            let matched = verify_envelope(&env, &verifiers);
+            let envelope_hash = hex::encode(Sha256::digest(envelope_text.as_bytes()));
+            (matched, envelope_hash, payload_side())
+        };
+    let matched = matched?;
     let mut sigs: Vec<(String, &Verifier)> = Vec::new();
     for ((sig_b64, _, _), vi) in env.signatures.iter().zip(&matched) {
         if let Some(v) = verifiers.get(*vi) {
@@ -392,12 +423,11 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
         }
     }
     sigs.sort_by(|a, b| a.0.cmp(&b.0));
-    let payload_hash = hex::encode(Sha256::digest(&env.payload));
-    let envelope_hash = hex::encode(Sha256::digest(envelope_text.as_bytes()));
     let mut keys = vec![
         format!("sha256:{payload_hash}"),
         format!("sha256:{envelope_hash}"),
     ];
+    keys.extend(statement_keys);
     for (_, v) in &sigs {
         keys.push(format!(
             "sha256:{}",
@@ -405,7 +435,6 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
         ));
         keys.extend(v.subjects.iter().cloned());
     }
-    statement_keys(&env, &mut keys);
     let signatures: Vec<Value> = sigs
         .iter()
         .map(|(s, v)| json!({"signature": s, "verifier": B64.encode(v.canonical_pem.as_bytes())}))

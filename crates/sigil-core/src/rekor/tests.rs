@@ -209,6 +209,34 @@ fn dsse_entries() {
 }
 
 #[test]
+fn large_dsse_entries_are_checked_on_two_threads_with_the_same_result() {
+    // Over PARALLEL_FROM: the payload's hash and subjects are read on a second thread.
+    let key = PrivateKey::generate_p256().unwrap();
+    let filler = "a".repeat(1 << 20);
+    let stmt = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"abcd"}}}}],"predicateType":"p","predicate":{{"f":"{filler}"}}}}"#
+    );
+    let proposed = dsse_proposed(&key, stmt.as_bytes(), false);
+    let accepted = canonicalize_proposed(&proposed).unwrap();
+    let body: Value = serde_json::from_slice(&accepted.body).unwrap();
+    let envelope = proposed["spec"]["proposedContent"]["envelope"]
+        .as_str()
+        .unwrap();
+    let payload_key = format!("sha256:{}", hex::encode(Sha256::digest(stmt.as_bytes())));
+    assert_eq!(body["spec"]["payloadHash"]["value"], payload_key[7..]);
+    assert_eq!(
+        body["spec"]["envelopeHash"]["value"],
+        hex::encode(Sha256::digest(envelope.as_bytes()))
+    );
+    assert!(accepted.index_keys.contains(&"sha256:abcd".to_owned()));
+    assert!(accepted.index_keys.contains(&payload_key));
+    assert!(matches!(
+        canonicalize_proposed(&dsse_proposed(&key, stmt.as_bytes(), true)),
+        Err(RekorError::BadSignature(_))
+    ));
+}
+
+#[test]
 fn intoto_entries() {
     let key = PrivateKey::generate_p256().unwrap();
     let payload = b"{}";

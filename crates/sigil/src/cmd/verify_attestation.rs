@@ -7,6 +7,7 @@
 //! Exit codes (as `verify`): 0 verified; 10 no attestations at all; 11 image tag not found;
 //! 12 attestations exist but none passed (each one's reason is printed); 1 other errors.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -220,7 +221,13 @@ pub async fn run(a: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     }
     for v in &verdict.verified {
         match a.output {
-            OutputFormat::Json => println!("{}", serde_json::to_string(&v.payload_json)?),
+            // The envelope as stored, as cosign prints it (a multi-MiB envelope is not
+            // escaped into a new string).
+            OutputFormat::Json => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&v.payload)?;
+                out.write_all(b"\n")?;
+            }
             OutputFormat::Text => {
                 let statement = v.payload_json["payload"]
                     .as_str()
