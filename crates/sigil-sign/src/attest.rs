@@ -87,10 +87,10 @@ pub(crate) enum SignWith<'a> {
     Prepared(&'a PreparedSigner),
 }
 
-/// The HTTP client of the signing services (CA, log), one per process: building a client
-/// reads and parses the system's root certificates, which `attest` would otherwise pay twice
-/// (preparing the signer, then logging).
-pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
+/// The HTTP client of the signing services (OIDC token, CA, log), one per process: building
+/// a client reads and parses the system's root certificates, which a keyless `attest` would
+/// otherwise pay three times.
+pub fn http_client() -> Result<reqwest::Client, Error> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     if let Some(client) = CLIENT.get() {
         return Ok(client.clone());

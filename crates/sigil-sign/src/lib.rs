@@ -11,7 +11,9 @@ pub mod token;
 pub mod tuf;
 
 // The public interface is:
-pub use attest::{attest_image, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored};
+pub use attest::{
+    attest_image, http_client, sign_image_bundle, AttestOptions, Attested, StorageFormat, Stored,
+};
 pub use blob::{bundle_entry, sign_blob};
 pub use error::Error;
 pub use image::{sign_image, PreparedSigner, SignOptions, SignedImage, Signer, TlogUpload};

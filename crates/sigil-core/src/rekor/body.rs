@@ -259,14 +259,15 @@ fn hashedrekord_fields(
 }
 
 /// A DSSE envelope as clients send it.
-struct Envelope {
+#[derive(Debug, PartialEq)]
+pub(super) struct Envelope {
     payload_type: String,
     payload: Vec<u8>,
     /// (base64 sig string as sent, decoded sig, keyid)
     signatures: Vec<(String, Vec<u8>, Option<String>)>,
 }
 
-fn parse_envelope(v: &Value) -> Result<Envelope, RekorError> {
+pub(super) fn parse_envelope(v: &Value) -> Result<Envelope, RekorError> {
     let payload_type = str_at(v, &["payloadType"])?.to_owned();
     let payload = b64(str_at(v, &["payload"])?, "envelope payload")?;
     let sigs = v
@@ -286,6 +287,44 @@ fn parse_envelope(v: &Value) -> Result<Envelope, RekorError> {
     Ok(Envelope {
         payload_type,
         payload,
+        signatures,
+    })
+}
+
+/// [`parse_envelope`] of envelope JSON text without building a `serde_json::Value` (whose
+/// payload string would be a copy of a multi-MiB attestation): the strings are borrowed from
+/// the text. `None` for anything it does not take as written (a field missing, of another
+/// type or repeated, bad base64): [`parse_envelope`] then decides, with its errors.
+pub(super) fn parse_envelope_text(text: &str) -> Option<Envelope> {
+    use std::borrow::Cow;
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(rename = "payloadType", borrow)]
+        payload_type: Cow<'a, str>,
+        #[serde(borrow)]
+        payload: Cow<'a, str>,
+        #[serde(borrow)]
+        signatures: Vec<RawSignature<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawSignature<'a> {
+        #[serde(borrow)]
+        sig: Cow<'a, str>,
+        #[serde(default, borrow)]
+        keyid: Option<Cow<'a, str>>,
+    }
+    let raw: Raw<'_> = serde_json::from_str(text).ok()?;
+    if raw.signatures.is_empty() {
+        return None;
+    }
+    let mut signatures = Vec::with_capacity(raw.signatures.len());
+    for s in raw.signatures {
+        let sig = B64.decode(s.sig.as_bytes()).ok()?;
+        signatures.push((s.sig.into_owned(), sig, s.keyid.map(Cow::into_owned)));
+    }
+    Some(Envelope {
+        payload_type: raw.payload_type.into_owned(),
+        payload: B64.decode(raw.payload.as_bytes()).ok()?,
         signatures,
     })
 }
@@ -367,9 +406,14 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
         ));
     }
     let envelope_text = str_at(proposed, &["envelope"])?;
-    let envelope: Value = serde_json::from_str(envelope_text)
-        .map_err(|e| RekorError::Malformed(format!("envelope is not JSON: {e}")))?;
-    let env = parse_envelope(&envelope)?;
+    let env = match parse_envelope_text(envelope_text) {
+        Some(env) => env,
+        None => {
+            let envelope: Value = serde_json::from_str(envelope_text)
+                .map_err(|e| RekorError::Malformed(format!("envelope is not JSON: {e}")))?;
+            parse_envelope(&envelope)?
+        }
+    };
     let verifiers = proposed
         .get("verifiers")
         .and_then(Value::as_array)

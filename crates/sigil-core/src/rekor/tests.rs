@@ -237,6 +237,34 @@ fn large_dsse_entries_are_checked_on_two_threads_with_the_same_result() {
 }
 
 #[test]
+fn dsse_envelopes_read_without_a_value_tree_agree_with_the_value_path() {
+    let key = PrivateKey::generate_p256().unwrap();
+    let good = dsse_proposed(&key, b"{}", false);
+    let text = good["spec"]["proposedContent"]["envelope"]
+        .as_str()
+        .unwrap();
+    let v: Value = serde_json::from_str(text).unwrap();
+    let fast = super::body::parse_envelope_text(text).unwrap();
+    let slow = super::body::parse_envelope(&v).unwrap();
+    assert_eq!(fast, slow);
+    // What the borrowed reader does not take is left to the Value path (same errors as before).
+    for bad in [
+        r#"{"payloadType":"t","payload":"e30=","signatures":[]}"#,
+        r#"{"payloadType":"t","payload":"not base64!","signatures":[{"sig":"AA=="}]}"#,
+        r#"{"payloadType":1,"payload":"e30=","signatures":[{"sig":"AA=="}]}"#,
+        r#"{"payloadType":"t","payload":"e30=","signatures":[{"sig":"AA==","keyid":7}]}"#,
+        r#"{"payloadType":"t","payloadType":"u","payload":"e30=","signatures":[{"sig":"AA=="}]}"#,
+    ] {
+        assert!(super::body::parse_envelope_text(bad).is_none(), "{bad}");
+    }
+    let keyid_number: Value = serde_json::from_str(
+        r#"{"payloadType":"t","payload":"e30=","signatures":[{"sig":"AA==","keyid":7}]}"#,
+    )
+    .unwrap();
+    assert!(super::body::parse_envelope(&keyid_number).is_ok());
+}
+
+#[test]
 fn intoto_entries() {
     let key = PrivateKey::generate_p256().unwrap();
     let payload = b"{}";

@@ -30,10 +30,7 @@ pub struct SignBlobArgs {
 pub async fn run(a: SignBlobArgs) -> anyhow::Result<ExitCode> {
     let artifact =
         std::fs::read(&a.file).with_context(|| format!("reading `{}`", a.file.display()))?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
+    let http = sigil_sign::http_client()?;
     let (signer, rekor_url) = a.services.signer(a.key.as_deref(), &a.trust).await?;
     let bundle = sigil_sign::sign_blob(&http, &artifact, &signer, &rekor_url)
         .await

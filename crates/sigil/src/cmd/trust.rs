@@ -178,7 +178,8 @@ async fn signer(
         Some(path) => sigil_sign::Signer::Key(Box::new(super::keys::load_private_key(path).await?)),
         None => {
             let token =
-                sigil_sign::token::identity_token(&reqwest::Client::new(), identity_token).await?;
+                sigil_sign::token::identity_token(&sigil_sign::http_client()?, identity_token)
+                    .await?;
             eprintln!("Generating ephemeral keys...");
             eprintln!("Retrieving signed certificate...");
             sigil_sign::Signer::Keyless {
