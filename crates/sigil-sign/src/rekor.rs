@@ -311,10 +311,55 @@ impl DsseRequest {
         body.extend_from_slice(
             br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"#,
         );
-        // A string always serialises into a Vec.
-        let _ = serde_json::to_writer(&mut body, envelope_json);
+        body.push(b'"');
+        push_json_string_contents(envelope_json, &mut body);
+        body.push(b'"');
         DsseRequest(body)
     }
+}
+
+/// Appends `text` escaped as the inside of a JSON string (the bytes serde_json writes for
+/// it). Written by hand for speed: an envelope is many MiB of base64 in which nothing needs
+/// escaping, so it is checked 16 bytes at a time (a loop the compiler vectorises) and copied in
+/// runs, where serde_json looks each byte up in a table (~0.5 GB/s here).
+fn push_json_string_contents(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\';
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 16) {
+            if chunk.iter().fold(true, |all, &b| all & plain(b)) {
+                i += 16;
+                continue;
+            }
+        }
+        let Some(&b) = bytes.get(i) else { break };
+        if !plain(b) {
+            out.extend_from_slice(bytes.get(run..i).unwrap_or_default());
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]),
+            }
+            run = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(bytes.get(run..).unwrap_or_default());
 }
 
 /// The proposed hashedrekord 0.0.1 entry for a signature over an artifact's SHA-256 digest.
@@ -382,6 +427,26 @@ impl TrustedLog {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn json_string_escaping_matches_serde_json() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é€😀 \"quoted\" back\\slash");
+        let long = format!("{}{all}{}", "A".repeat(37), "b/+=".repeat(1000));
+        for text in [
+            "",
+            "plain",
+            "\"",
+            "0123456789abcdef\"",
+            all.as_str(),
+            long.as_str(),
+        ] {
+            let mut ours = Vec::new();
+            super::push_json_string_contents(text, &mut ours);
+            let theirs = serde_json::to_vec(text).unwrap();
+            assert_eq!(ours, theirs[1..theirs.len() - 1], "{text:?}");
+        }
+    }
+
     use super::*;
     use sigil_core::keys::PrivateKey;
 
