@@ -302,18 +302,12 @@ impl StatementPayload {
         // what `serde_json::Value` would refuse: bad syntax, trailing characters) runs on a
         // second thread while this one compacts; what compaction wrote is dropped if the
         // predicate is not JSON.
-        let validate = || serde_json::from_slice::<serde::de::IgnoredAny>(predicate).map(|_| ());
-        std::thread::scope(|scope| {
-            let validator = std::thread::Builder::new()
-                .name("predicate-json".into())
-                .spawn_scoped(scope, validate);
-            push_compact_json(predicate, &mut bytes);
-            match validator.map(|v| v.join()) {
-                Ok(Ok(valid)) => valid,
-                _ => validate(),
-            }
-        })
-        .map_err(json_error)?;
+        let (valid, ()) = crate::threads::join(
+            "predicate-json",
+            || serde_json::from_slice::<serde::de::IgnoredAny>(predicate).map(|_| ()),
+            || push_compact_json(predicate, &mut bytes),
+        );
+        valid.map_err(json_error)?;
         bytes.push(b'}');
         Ok(StatementPayload {
             predicate_type,
@@ -409,18 +403,12 @@ pub fn sign_envelope<E>(
     // buffer once).
     let head =
         |payload: &[u8]| envelope_json_head(INTOTO_PAYLOAD_TYPE, payload, base64_len(104) + 32);
-    let (sig, mut json) = std::thread::scope(|scope| {
-        let writer = std::thread::Builder::new()
-            .name("envelope-json".into())
-            .spawn_scoped(scope, || head(&payload));
-        let sig = sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
-        // A thread that could not start (or stopped) leaves the work to this one.
-        let json = match writer.map(|w| w.join()) {
-            Ok(Ok(json)) => json,
-            _ => head(&payload),
-        };
-        Ok((sig, json))
-    })?;
+    let (mut json, sig) = crate::threads::join(
+        "envelope-json",
+        || head(&payload),
+        || sign(&pae(INTOTO_PAYLOAD_TYPE, &payload)),
+    );
+    let sig = sig?;
     let mut envelope = DsseEnvelope {
         payload: B64Bytes(payload),
         payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),

@@ -14,6 +14,7 @@
 //! - [`trust_root`]: `trusted_root.json` and ClientTrustConfig.
 //! - [`fulcio`]: Fulcio's certificate extensions (OIDs 1.3.6.1.4.1.57264.1.*).
 //! - [`tuf`]: a TUF client's verification (spec 1.0), to refresh the trusted root.
+//! - [`threads`]: two pieces of CPU work side by side (large attestations).
 
 pub mod bundle;
 pub mod checkpoint;
@@ -27,6 +28,7 @@ pub mod merkle;
 mod payload;
 mod reference;
 pub mod rekor;
+pub mod threads;
 pub mod trust_root;
 pub mod tuf;
 

@@ -110,7 +110,29 @@ struct KeySigned {
     /// The envelope JSON as the `.att` layer's descriptor.
     descriptor: Descriptor,
     /// The log's `dsse` request up to its verifiers, when the log is enabled.
-    log_request: Option<DsseRequest>,
+    log: Option<PendingLog>,
+}
+
+/// A `dsse` entry written up to its verifiers, and the log it goes to.
+struct PendingLog {
+    rekor_url: String,
+    request: DsseRequest,
+}
+
+/// The log request for envelope `json` when the log is enabled.
+fn pending_log(json: &[u8], tlog: &TlogUpload) -> Result<Option<PendingLog>, Error> {
+    let TlogUpload::Enabled { rekor_url } = tlog else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(json).map_err(|_| {
+        Error::Sign(sigil_core::Error::Signing(
+            "the envelope JSON is not UTF-8".into(),
+        ))
+    })?;
+    Ok(Some(PendingLog {
+        rekor_url: rekor_url.clone(),
+        request: DsseRequest::new(text),
+    }))
 }
 
 /// Signs `payload` with the key of `signer` and writes what the log and the registry take,
@@ -122,33 +144,21 @@ async fn sign_with_key(
     tlog: &TlogUpload,
 ) -> Result<KeySigned, Error> {
     let key = signer.key();
-    let logged = matches!(tlog, TlogUpload::Enabled { .. });
+    let tlog = tlog.clone();
     tokio::task::spawn_blocking(move || {
         let (envelope, json) = sign_envelope(payload, |pae| key.sign(pae)).map_err(Error::Sign)?;
-        let text = std::str::from_utf8(&json).map_err(|_| {
-            Error::Sign(sigil_core::Error::Signing(
-                "the envelope JSON is not UTF-8".into(),
-            ))
-        })?;
         // The log's request (the envelope escaped into a JSON string) is written on a second
         // thread while this one hashes the envelope for its descriptor.
-        let request = || logged.then(|| DsseRequest::new(text));
-        let (descriptor, log_request) = std::thread::scope(|scope| {
-            let writer = std::thread::Builder::new()
-                .name("log-request".into())
-                .spawn_scoped(scope, request);
-            let descriptor = Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json);
-            let log_request = match writer.map(|w| w.join()) {
-                Ok(Ok(r)) => r,
-                _ => request(),
-            };
-            (descriptor, log_request)
-        });
+        let (log, descriptor) = sigil_core::threads::join(
+            "log-request",
+            || pending_log(&json, &tlog),
+            || Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &json),
+        );
         Ok(KeySigned {
             envelope,
             json: Bytes::from(json),
             descriptor,
-            log_request,
+            log: log?,
         })
     })
     .await
@@ -159,17 +169,16 @@ async fn sign_with_key(
     })?
 }
 
-/// Sends a `dsse` 0.0.1 request begun with [`DsseRequest::new`] when the log is enabled.
+/// Sends a pending `dsse` 0.0.1 entry (nothing when the log is disabled).
 async fn log_envelope(
     http: &reqwest::Client,
-    request: Option<DsseRequest>,
+    log: Option<PendingLog>,
     verifier_pem: &str,
-    tlog: &TlogUpload,
 ) -> Result<Option<UploadedEntry>, Error> {
-    let (TlogUpload::Enabled { rekor_url }, Some(request)) = (tlog, request) else {
+    let Some(PendingLog { rekor_url, request }) = log else {
         return Ok(None);
     };
-    let rekor = RekorClient::with_http(rekor_url, http.clone()).map_err(Error::Tlog)?;
+    let rekor = RekorClient::with_http(&rekor_url, http.clone()).map_err(Error::Tlog)?;
     let entry = rekor
         .upload_dsse_request(request, &[verifier_pem])
         .await
@@ -191,24 +200,15 @@ pub(crate) async fn sign_statement(
             let mut signature = s.sign(http, &to_sign).await?;
             drop(to_sign);
             add_signature(&mut envelope, std::mem::take(&mut signature.bytes));
-            let json = envelope_json(&envelope);
-            let request = match (tlog, std::str::from_utf8(&json)) {
-                (TlogUpload::Disabled, _) => None,
-                (TlogUpload::Enabled { .. }, Ok(text)) => Some(DsseRequest::new(text)),
-                (TlogUpload::Enabled { .. }, Err(_)) => {
-                    return Err(Error::Sign(sigil_core::Error::Signing(
-                        "the envelope JSON is not UTF-8".into(),
-                    )))
-                }
-            };
+            let request = pending_log(&envelope_json(&envelope), tlog)?;
             (envelope, request, signature)
         }
         SignWith::Prepared(p) => {
             let signed = sign_with_key(p, payload, tlog).await?;
-            (signed.envelope, signed.log_request, p.signature().await?)
+            (signed.envelope, signed.log, p.signature().await?)
         }
     };
-    let entry = log_envelope(http, request, &signature.verifier_pem, tlog).await?;
+    let entry = log_envelope(http, request, &signature.verifier_pem).await?;
     Ok(SignedEnvelope {
         envelope,
         chain: signature.chain,
@@ -268,14 +268,12 @@ pub async fn attest_image(
                 envelope,
                 json,
                 mut descriptor,
-                log_request,
+                log,
             } = sign_with_key(signer, statement.bytes, &options.tlog).await?;
             let (entry, (), staged) = tokio::try_join!(
                 async {
                     let signature = signer.signature().await?;
-                    let entry =
-                        log_envelope(&http, log_request, &signature.verifier_pem, &options.tlog)
-                            .await?;
+                    let entry = log_envelope(&http, log, &signature.verifier_pem).await?;
                     Ok((entry, signature))
                 },
                 async {

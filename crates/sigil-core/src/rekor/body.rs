@@ -437,25 +437,17 @@ fn dsse(spec: &Value) -> Result<AcceptedEntry, RekorError> {
         statement_keys(&env, &mut keys);
         (hex::encode(Sha256::digest(&env.payload)), keys)
     };
-    let (matched, envelope_hash, (payload_hash, statement_keys)) =
+    let main_side = || {
+        (
+            verify_envelope(&env, &verifiers),
+            hex::encode(Sha256::digest(envelope_text.as_bytes())),
+        )
+    };
+    let ((payload_hash, statement_keys), (matched, envelope_hash)) =
         if env.payload.len() >= PARALLEL_FROM {
-            std::thread::scope(|scope| {
-                let side = std::thread::Builder::new()
-                    .name("dsse-payload".into())
-                    .spawn_scoped(scope, payload_side);
-                let matched = verify_envelope(&env, &verifiers);
-                let envelope_hash = hex::encode(Sha256::digest(envelope_text.as_bytes()));
-                // A thread that could not start (or stopped) leaves its work to this one.
-                let side = match side.map(|h| h.join()) {
-                    Ok(Ok(side)) => side,
-                    _ => payload_side(),
-                };
-                (matched, envelope_hash, side)
-            })
+            crate::threads::join("dsse-payload", payload_side, main_side)
         } else {
-            let matched = verify_envelope(&env, &verifiers);
-            let envelope_hash = hex::encode(Sha256::digest(envelope_text.as_bytes()));
-            (matched, envelope_hash, payload_side())
+            (payload_side(), main_side())
         };
     let matched = matched?;
     let mut sigs: Vec<(String, &Verifier)> = Vec::new();
