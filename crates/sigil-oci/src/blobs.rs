@@ -260,17 +260,13 @@ impl Client {
         digest: &Digest,
         data: Bytes,
     ) -> Result<(), Error> {
-        if !digest.matches(&data) {
-            return Err(Error::DigestMismatch {
-                what: format!("blob to upload to `{}`", image.name()),
-                expected: digest.to_string(),
-                actual: Digest::compute(digest.algorithm(), &data).to_string(),
-            });
-        }
-        if self.blob_exists(image, digest).await? {
-            return Ok(());
-        }
-        self.upload_blob(image, digest, data).await
+        check_digest(
+            &format!("blob to upload to `{}`", image.name()),
+            digest,
+            digest.matches(&data),
+            &data,
+        )?;
+        self.push_hashed_blob(image, digest, data).await
     }
 
     /// [`Client::push_blob`] for `data` whose digest `digest` the caller has just computed from

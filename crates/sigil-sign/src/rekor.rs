@@ -196,16 +196,6 @@ impl RekorClient {
             .await
     }
 
-    /// Uploads a dsse 0.0.1 entry: `envelope_json` is the DSSE envelope as JSON text.
-    pub async fn upload_dsse(
-        &self,
-        envelope_json: &str,
-        verifier_pems: &[&str],
-    ) -> Result<UploadedEntry, RekorClientError> {
-        self.upload_dsse_request(DsseRequest::new(envelope_json), verifier_pems)
-            .await
-    }
-
     /// Uploads a dsse 0.0.1 entry begun with [`DsseRequest::new`].
     pub async fn upload_dsse_request(
         &self,
