@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak (issue 11): `sigil tlog serve` at twice its goal load — 10,000 appends/s attempted
 # (TARGET_RPS) — for DURATION seconds (default 600), with distinct hashedrekord entries
-# (each its own signature, which the log verifies) sent on a constant schedule from
+# (each its own signature, which the log verifies; the generator signs them all before the
+# clock starts, and reports only its CPU during the run) sent on a constant schedule from
 # CONNECTIONS keep-alive connections by bench/soak/load (wrk2-style: no request is skipped
 # because an earlier one was slow). Printed per WINDOW (30 s): appends/s scheduled and
 # completed, non-201 answers, service p50/p99, p99 from the scheduled time (includes falling
@@ -40,8 +41,8 @@ done
 [ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
 addr=${addr#http://}
 echo "tlog soak: $DURATION s in $WINDOW s windows, target $TARGET_RPS appends/s (2x the 5,000/s goal), $CONNECTIONS connections, $(nproc) cores"
-TIMEFORMAT='load generator CPU: user %U s, sys %S s'
-time "$load" "$addr" "$LOG_PID" "$TARGET_RPS" "$DURATION" "$WINDOW" "$CONNECTIONS" | tee "$work/load.out"
+"$load" tlog "http://$addr" --pid "$LOG_PID" --rate "$TARGET_RPS" --duration "$DURATION" \
+  --window "$WINDOW" --connections "$CONNECTIONS" | tee "$work/load.out"
 kill -0 "$LOG_PID" 2>/dev/null || { echo "the log died during the soak" >&2; exit 1; }
 # Where the two cores went: the log's own CPU, in all and per answered append.
 answered=$(sed -n 's/.*answered: \([0-9]*\),.*/\1/p' "$work/load.out")
