@@ -11,6 +11,8 @@
 //! Modes:
 //! - `tlog`: distinct hashedrekord entries (one P-256 key per connection, a fresh signature
 //!   per request, which the log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
+//!   Over plain HTTP the signatures are made before the clock starts (see [`Presigned`];
+//!   `--sign-live` signs each request as it is sent).
 //!   Over plain HTTP the connections are driven by one thread (a tokio current-thread
 //!   runtime; `--threads N` for more) rather than one OS thread each: at 10,000 requests/s,
 //!   128 blocking threads spent most of the generator's CPU switching between threads (two
