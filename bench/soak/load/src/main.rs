@@ -11,7 +11,7 @@
 //! Modes:
 //! - `tlog`: distinct hashedrekord entries (one P-256 key per connection, a fresh signature
 //!   per request, which the log verifies) to `POST {URL}/api/v1/log/entries`; expects 201.
-//!   Over plain HTTP the signatures are made before the clock starts (see [`Presigned`];
+//!   Over plain HTTP the signatures are made before the clock starts (see [`tlog::Entries`];
 //!   `--sign-live` signs each request as it is sent).
 //!   Over plain HTTP the connections are driven by one thread (a tokio current-thread
 //!   runtime; `--threads N` for more) rather than one OS thread each: at 10,000 requests/s,
@@ -35,10 +35,9 @@ use std::net::TcpStream;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
-use sigil_core::keys::PrivateKey;
+mod tlog;
+
+use tlog::Entries;
 
 const USAGE: &str = "usage: sigil-soak-load MODE URL --pid PID --rate R --duration S [--window S] \
 [--connections N] [--threads N] [--body FILE] [--content-type T] [--cacert FILE] \
@@ -82,6 +81,19 @@ struct Sample {
     service: Duration,
     corrected: Duration,
     ok: bool,
+}
+
+impl Sample {
+    /// The answer that arrived now to a request scheduled at `due` and written at `sent`.
+    fn now(start: Instant, due: Instant, sent: Instant, ok: bool) -> Sample {
+        let done = Instant::now();
+        Sample {
+            done_at: done.saturating_duration_since(start),
+            service: done - sent,
+            corrected: done - due,
+            ok,
+        }
+    }
 }
 
 fn fail(msg: &str) -> ! {
@@ -361,157 +373,17 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// The hashedrekord request body of one connection's key, as a template: only the hash and
-/// the signature change from one request to the next.
-struct TlogTemplate {
-    key: PrivateKey,
-    /// `{"apiVersion":…"value":"`
-    head: Vec<u8>,
-    /// `"}},"signature":{"content":"`
-    middle: &'static [u8],
-    /// `","publicKey":{"content":"<base64 PEM>"}}}}`
-    tail: Vec<u8>,
-}
-
-impl TlogTemplate {
-    fn new() -> Option<TlogTemplate> {
-        let key = PrivateKey::generate_p256().ok()?;
-        let pem = B64.encode(key.public_key().to_pem());
-        Some(TlogTemplate {
-            key,
-            head: br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":""#.to_vec(),
-            middle: br#""}},"signature":{"content":""#,
-            tail: format!(r#"","publicKey":{{"content":"{pem}"}}}}}}}}"#).into_bytes(),
-        })
-    }
-
-    /// Writes a fresh entry for `artifact` (hash and signature) into `out`.
-    fn write(&self, artifact: &[u8], out: &mut Vec<u8>) -> Option<()> {
-        let sig = self.key.sign(artifact).ok()?;
-        let mut hex_buf = [0u8; 64];
-        hex::encode_to_slice(Sha256::digest(artifact), &mut hex_buf).ok()?;
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(&hex_buf);
-        out.extend_from_slice(self.middle);
-        let mut sig_b64 = String::with_capacity(100);
-        B64.encode_string(sig, &mut sig_b64);
-        out.extend_from_slice(sig_b64.as_bytes());
-        out.extend_from_slice(&self.tail);
-        Some(())
-    }
-}
-
-/// One connection's entries for the `tlog` mode, signed before the clock starts: entry `k`
-/// is the artifact `soak <run> <connection> <k>`, its SHA-256 (computed when sent) and a
-/// signature made here. Signing (~17 µs per P-256 signature) was a third of the generator's
-/// CPU during a run, taken from the cores the log needs; it now happens before the first
-/// request (~55 s on two threads for a 600 s run at 10,000/s, ~96 bytes per entry held).
-struct Presigned {
-    template: TlogTemplate,
-    /// base64 signatures, one after another; entry `k` ends at `ends[k]`.
-    sigs: String,
-    ends: Vec<usize>,
-}
-
-impl Presigned {
-    fn new(run: u64, t: usize, count: usize) -> Option<Presigned> {
-        let template = TlogTemplate::new()?;
-        let mut sigs = String::with_capacity(count * 96);
-        let mut ends = Vec::with_capacity(count);
-        let mut artifact = String::with_capacity(64);
-        for k in 0..count {
-            artifact.clear();
-            write_artifact(&mut artifact, run, t, k as u64);
-            let sig = template.key.sign(artifact.as_bytes()).ok()?;
-            B64.encode_string(sig, &mut sigs);
-            ends.push(sigs.len());
-        }
-        Some(Presigned {
-            template,
-            sigs,
-            ends,
-        })
-    }
-
-    /// Writes entry `k`'s request body into `out`; `None` past the presigned entries.
-    fn write(
-        &self,
-        run: u64,
-        t: usize,
-        k: u64,
-        artifact: &mut String,
-        out: &mut Vec<u8>,
-    ) -> Option<()> {
-        let k = usize::try_from(k).ok()?;
-        let end = *self.ends.get(k)?;
-        let begin = if k == 0 { 0 } else { self.ends[k - 1] };
-        artifact.clear();
-        write_artifact(artifact, run, t, k as u64);
-        let mut hex_buf = [0u8; 64];
-        hex::encode_to_slice(Sha256::digest(artifact.as_bytes()), &mut hex_buf).ok()?;
-        let tpl = &self.template;
-        out.extend_from_slice(&tpl.head);
-        out.extend_from_slice(&hex_buf);
-        out.extend_from_slice(tpl.middle);
-        out.extend_from_slice(self.sigs.get(begin..end)?.as_bytes());
-        out.extend_from_slice(&tpl.tail);
-        Some(())
-    }
-}
-
-fn write_artifact(out: &mut String, run: u64, t: usize, k: u64) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "soak {run:016x} {t} {k}");
-}
-
-/// Signs every connection's entries for a run of `o`, on all cores, and says how long it
-/// took on stderr.
-fn presign(o: &Opts, run: u64) -> Vec<Presigned> {
-    let began = Instant::now();
-    let per_conn = (o.rate * o.duration as f64 / o.conns as f64).ceil() as usize + 1;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(o.conns);
-    let mut out: Vec<Option<Presigned>> = (0..o.conns).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        for (i, chunk) in out.chunks_mut(o.conns.div_ceil(threads)).enumerate() {
-            let first = i * o.conns.div_ceil(threads);
-            scope.spawn(move || {
-                for (j, slot) in chunk.iter_mut().enumerate() {
-                    *slot = Presigned::new(run, first + j, per_conn);
-                }
-            });
-        }
-    });
-    let out: Vec<Presigned> = out.into_iter().flatten().collect();
-    if out.len() != o.conns {
-        fail("signing the entries failed");
-    }
-    eprintln!(
-        "presigned {} entries in {:.1} s on {threads} threads",
-        per_conn * o.conns,
-        began.elapsed().as_secs_f64()
-    );
-    out
-}
-
-/// A fresh hashedrekord entry signed by `key` (whose base64 PEM is `pem`).
-fn tlog_entry(key: &TlogTemplate, artifact: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(key.head.len() + key.tail.len() + 200);
-    key.write(artifact.as_bytes(), &mut out)?;
-    Some(out)
-}
-
-fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
+/// One connection on its own thread; `entries` in the `tlog` mode.
+fn client(
+    o: Arc<Opts>,
+    t: usize,
+    entries: Option<Entries>,
+    start: Instant,
+    tx: mpsc::Sender<Sample>,
+) {
     let end = Duration::from_secs(o.duration);
     let interval = Duration::from_secs_f64(o.conns as f64 / o.rate);
-    let key = match o.mode {
-        Mode::Tlog => match TlogTemplate::new() {
-            Some(k) => Some(k),
-            None => return,
-        },
-        _ => None,
-    };
+    let mut artifact = String::with_capacity(64);
     let method = if o.mode == Mode::Get { "GET" } else { "POST" };
     let host = if o.port == 80 || o.port == 443 {
         o.host.clone()
@@ -529,13 +401,12 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
         if scheduled >= end || start.elapsed() >= end {
             break;
         }
-        let fresh;
-        let body: &[u8] = match &key {
-            Some(key) => {
-                let Some(b) = tlog_entry(key, &format!("soak {t} {k} {start:?}")) else {
+        let mut fresh = Vec::new();
+        let body: &[u8] = match &entries {
+            Some(e) => {
+                if e.write(k, &mut artifact, &mut fresh).is_none() {
                     continue;
-                };
-                fresh = b;
+                }
                 &fresh
             }
             None => &o.body,
@@ -581,24 +452,13 @@ fn client(o: Arc<Opts>, t: usize, start: Instant, tx: mpsc::Sender<Sample>) {
                 false
             }
         };
-        let done = Instant::now();
-        let _ = tx.send(Sample {
-            done_at: done.saturating_duration_since(start),
-            service: done - sent,
-            corrected: done - due,
-            ok,
-        });
+        let _ = tx.send(Sample::now(start, due, sent, ok));
     }
 }
 
 /// The `tlog` mode over plain HTTP: every connection is a task on `o.threads` runtime threads
 /// (see the module docs for why).
-fn run_tlog_async(
-    o: Arc<Opts>,
-    entries: Option<(u64, Vec<Presigned>)>,
-    start: Instant,
-    tx: mpsc::Sender<Sample>,
-) {
+fn run_tlog_async(o: Arc<Opts>, entries: Vec<Entries>, start: Instant, tx: mpsc::Sender<Sample>) {
     let rt = if o.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -611,18 +471,10 @@ fn run_tlog_async(
     };
     let rt = rt.unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));
     rt.block_on(async move {
-        let (run, mut entries) = match entries {
-            Some((run, e)) => (run, e.into_iter().map(Some).collect()),
-            None => (0, Vec::new()),
-        };
-        entries.resize_with(o.conns, || None);
         let tasks: Vec<_> = entries
             .into_iter()
             .enumerate()
-            .map(|(t, e)| {
-                let pre = e.map(|e| (run, e));
-                tokio::spawn(client_async(o.clone(), t, pre, start, tx.clone()))
-            })
+            .map(|(t, e)| tokio::spawn(client_async(o.clone(), t, e, start, tx.clone())))
             .collect();
         drop(tx);
         for h in tasks {
@@ -634,16 +486,12 @@ fn run_tlog_async(
 async fn client_async(
     o: Arc<Opts>,
     t: usize,
-    presigned: Option<(u64, Presigned)>,
+    entries: Entries,
     start: Instant,
     tx: mpsc::Sender<Sample>,
 ) {
-    use std::fmt::Write as _;
     let end = Duration::from_secs(o.duration);
     let interval = Duration::from_secs_f64(o.conns as f64 / o.rate);
-    let Some(key) = TlogTemplate::new() else {
-        return;
-    };
     let host = format!("{}:{}", o.host, o.port);
     let head_start = format!(
         "POST {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\n{}Content-Length: ",
@@ -662,15 +510,7 @@ async fn client_async(
             break;
         }
         body.clear();
-        let written = match &presigned {
-            Some((run, p)) => p.write(*run, t, k, &mut artifact, &mut body),
-            None => {
-                artifact.clear();
-                let _ = write!(artifact, "soak {t} {k} {start:?}");
-                key.write(artifact.as_bytes(), &mut body)
-            }
-        };
-        if written.is_none() {
+        if entries.write(k, &mut artifact, &mut body).is_none() {
             continue;
         }
         req.clear();
@@ -715,13 +555,7 @@ async fn client_async(
             },
             None => false,
         };
-        let done = Instant::now();
-        let _ = tx.send(Sample {
-            done_at: done.saturating_duration_since(start),
-            service: done - sent,
-            corrected: done - due,
-            ok,
-        });
+        let _ = tx.send(Sample::now(start, due, sent, ok));
     }
 }
 
@@ -816,13 +650,20 @@ fn main() {
     let o = Arc::new(parse_args());
     let (tx, rx) = mpsc::channel::<Sample>();
     let async_tlog = o.mode == Mode::Tlog && o.tls.is_none();
-    let entries = (async_tlog && !o.sign_live).then(|| {
+    let mut entries = Vec::new();
+    if o.mode == Mode::Tlog {
         // Entries differ from one run to the next, so a log kept between runs takes them.
         let run = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        (run, presign(&o, run))
-    });
+        let presigned = if async_tlog && !o.sign_live {
+            (o.rate * o.duration as f64 / o.conns as f64).ceil() as usize + 1
+        } else {
+            0
+        };
+        entries = tlog::presign(run, o.conns, presigned)
+            .unwrap_or_else(|| fail("making the entries' keys and signatures failed"));
+    }
     let start = Instant::now() + Duration::from_millis(300);
     let cpu_before = own_cpu();
     let mut threads = Vec::new();
@@ -832,9 +673,10 @@ fn main() {
             run_tlog_async(o, entries, start, tx)
         }));
     } else {
+        let mut entries = entries.into_iter();
         for t in 0..o.conns {
-            let (o, tx) = (o.clone(), tx.clone());
-            threads.push(std::thread::spawn(move || client(o, t, start, tx)));
+            let (o, tx, e) = (o.clone(), tx.clone(), entries.next());
+            threads.push(std::thread::spawn(move || client(o, t, e, start, tx)));
         }
     }
     drop(tx);
