@@ -742,6 +742,17 @@ fn main() {
     for t in threads {
         let _ = t.join();
     }
+    // Before the summary: other scripts read the summary as the last line.
+    let cpu = own_cpu();
+    let (user, sys) = (cpu.0 - cpu_before.0, cpu.1 - cpu_before.1);
+    println!(
+        "load generator CPU during the run: user {user:.1} s, sys {sys:.1} s ({:.0} us per answer)",
+        if answered > 0 {
+            (user + sys) / answered as f64 * 1e6
+        } else {
+            0.0
+        }
+    );
     let scheduled = (o.rate * duration as f64) as usize;
     println!(
         "requests scheduled: {scheduled}, answered: {answered}, not sent (behind schedule at the end): {}, not {}: {other}; whole run: service p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, scheduled p99 {:.2} ms; worst window p99 (service) {worst:.2} ms; RSS start {} MiB, end {} MiB",
@@ -753,15 +764,5 @@ fn main() {
         pct(&mut all_corrected, 0.99),
         rss.first().copied().unwrap_or(0),
         rss.last().copied().unwrap_or(0)
-    );
-    let cpu = own_cpu();
-    let (user, sys) = (cpu.0 - cpu_before.0, cpu.1 - cpu_before.1);
-    println!(
-        "load generator CPU during the run: user {user:.1} s, sys {sys:.1} s ({:.0} us per answer)",
-        if answered > 0 {
-            (user + sys) / answered as f64 * 1e6
-        } else {
-            0.0
-        }
     );
 }
