@@ -19,6 +19,25 @@ start_distribution() {
   echo "docker-registry did not start; see $dir/log" >&2; return 1
 }
 
+# start_tlog SIGIL DATA_DIR OUT_DIR: starts `SIGIL tlog serve` on a free 127.0.0.1 port with
+# its data in DATA_DIR and its output in OUT_DIR/out and OUT_DIR/err; sets LOG_PID at once
+# (for the caller's cleanup trap) and LOG_ADDR (host:port) once it listens, within 30 s.
+start_tlog() {
+  local sigil=$1 data=$2 out=$3
+  "$sigil" tlog serve --addr 127.0.0.1:0 --data-dir "$data" > "$out/out" 2> "$out/err" &
+  LOG_PID=$!
+  LOG_ADDR=
+  for _ in $(seq 600); do
+    LOG_ADDR=$(sed -n 's|^listening on \([^ ]*\).*|\1|p' "$out/out")
+    [ -n "$LOG_ADDR" ] && return 0
+    kill -0 "$LOG_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "error: the log did not start (or did not listen within 30 s)" >&2
+  cat "$out/out" "$out/err" >&2
+  return 1
+}
+
 # push_image WORKDIR REF TEXT: builds a one-file OCI image with umoci and pushes it with
 # skopeo (no Docker engine); prints its digest.
 push_image() {

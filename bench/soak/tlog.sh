@@ -16,6 +16,7 @@
 # CARGO_TARGET_DIR (where the release binaries are built; ./target by default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib.sh
 DURATION=${DURATION:-600}
 WINDOW=${WINDOW:-30}
 CONNECTIONS=${CONNECTIONS:-128}
@@ -30,16 +31,8 @@ data=${TLOG_SOAK_DIR:-$work/log}
 LOG_PID=
 cleanup() { [ -n "$LOG_PID" ] && kill "$LOG_PID" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-"$sigil" tlog serve --addr 127.0.0.1:0 --data-dir "$data" > "$work/out" 2> "$work/err" &
-LOG_PID=$!
-addr=
-for _ in $(seq 200); do
-  addr=$(sed -n 's|.*listening on \([^ ]*\).*|\1|p' "$work/out")
-  [ -n "$addr" ] && break
-  sleep 0.05
-done
-[ -n "$addr" ] || { cat "$work/out" "$work/err" >&2; exit 1; }
-addr=${addr#http://}
+start_tlog "$sigil" "$data" "$work"
+addr=$LOG_ADDR
 echo "tlog soak: $DURATION s in $WINDOW s windows, target $TARGET_RPS appends/s (2x the 5,000/s goal), $CONNECTIONS connections, $(nproc) cores"
 "$load" tlog "http://$addr" --pid "$LOG_PID" --rate "$TARGET_RPS" --duration "$DURATION" \
   --window "$WINDOW" --connections "$CONNECTIONS" | tee "$work/load.out"

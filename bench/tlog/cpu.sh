@@ -11,6 +11,7 @@
 # current directory), SIGIL_BIN / LOAD_BIN to use prebuilt binaries.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib.sh
 RATE=${RATE:-4000}
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-128}
@@ -27,16 +28,8 @@ work=$(mktemp -d)
 LOG_PID=
 cleanup() { [ -n "$LOG_PID" ] && kill "$LOG_PID" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-"$SIGIL_BIN" tlog serve --addr 127.0.0.1:0 --data-dir "$work/log" > "$work/out" 2> "$work/err" &
-LOG_PID=$!
-addr=
-for _ in $(seq 600); do
-  addr=$(sed -n 's|.*listening on \([^ ]*\).*|\1|p' "$work/out")
-  [ -n "$addr" ] && break
-  sleep 0.05
-done
-[ -n "$addr" ] || { echo "error: the log did not start within 30 s" >&2; cat "$work/out" "$work/err" >&2; exit 1; }
-addr=${addr#http://}
+start_tlog "$SIGIL_BIN" "$work/log" "$work"
+addr=$LOG_ADDR
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 before=$(cpu "$LOG_PID")

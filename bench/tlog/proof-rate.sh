@@ -9,18 +9,17 @@
 # Environment: RATES ("2000 5000 10000"), SECONDS_EACH (20), CONNECTIONS (64), WARM (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib.sh
 dir=${1:?usage: bench/tlog/proof-rate.sh PRELOADED_LOG_DIR}
 [ -d "$dir/tree" ] || { echo "$dir is not a log data directory (no tree/)" >&2; exit 1; }
 target=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --locked -q -p sigil --bin sigil
 CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path bench/soak/load/Cargo.toml
 work=$(mktemp -d)
-"$target/release/sigil" tlog serve --addr 127.0.0.1:0 --data-dir "$dir" > "$work/out" 2> "$work/err" &
-LOG_PID=$!
-trap 'kill $LOG_PID 2>/dev/null; wait $LOG_PID 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q '^listening on' "$work/out" && break; sleep 0.1; done
-addr=$(sed -n 's/^listening on //p' "$work/out")
-[ -n "$addr" ] || { echo "the log did not start: $(cat "$work/err")" >&2; exit 1; }
+LOG_PID=
+trap '[ -n "$LOG_PID" ] && kill $LOG_PID 2>/dev/null; wait $LOG_PID 2>/dev/null; rm -rf "$work"' EXIT
+start_tlog "$target/release/sigil" "$dir" "$work"
+addr=$LOG_ADDR
 size=$(curl -sf "http://$addr/api/v1/log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["treeSize"])')
 if [ "${WARM:-1}" = 1 ]; then cat "$dir"/tree/*.dat > /dev/null; fi
 echo "log of $size entries at $addr; proof GETs at random indices, ${CONNECTIONS:-64} connections"
